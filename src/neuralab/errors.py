@@ -1,0 +1,17 @@
+"""The one exception type users see.
+
+Anything the user can fix (missing data, a corrupt file, a malformed ``--set``) raises
+:class:`NeuralabError` with a one-line message that says what is wrong and how to fix it.
+The CLI prints that line and exits with code 2; everything else is a bug and keeps its
+traceback.
+"""
+
+
+class NeuralabError(Exception):
+    """A user-facing error: its message is a single line that names the problem and the fix."""
+
+    exit_code = 2
+
+
+class DataError(NeuralabError):
+    """Missing, corrupt or unreadable data."""
