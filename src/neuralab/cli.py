@@ -1,0 +1,257 @@
+"""The ``neuralab`` command: list, run, report, demo, data, results, gradcheck, summary, ocr.
+
+Every user-fixable problem is a :class:`~neuralab.errors.NeuralabError`: its one-line message is
+printed as ``neuralab: error: ...`` and the exit code is 2 (argparse uses 2 for bad flags too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from neuralab.errors import NeuralabError
+
+DEMO_BUDGET_S = 120
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", default=None,
+                   help="data root (default: $NEURALAB_DATA, else ~/.cache/neuralab)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="neuralab", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="registered experiments with their targets and last result")
+    p.add_argument("--tag", help="only experiments with this tag (e.g. demo)")
+    p.add_argument("--runs", default="runs", help="runs folder for the 'last result' column")
+
+    p = sub.add_parser("run", help="run one experiment",
+                       description="Run an experiment. Config fields can be given as "
+                       "--set key=value or in the handouts' style --key value "
+                       "(e.g. --learning_rate 1e-3).")
+    p.add_argument("name")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, cuda:N, mps")
+    p.add_argument("--out", default="runs", help="runs folder (default: runs)")
+    p.add_argument("--resume", nargs="?", const="latest", default=None, metavar="RUN_DIR",
+                   help="continue the newest unfinished run of NAME (or RUN_DIR)")
+    p.add_argument("--nproc", type=int, default=1,
+                   help="train with N processes through torchrun + DDP")
+    p.add_argument("--promote", action="store_true",
+                   help="copy the finished run into results/ as the reference result")
+    _add_common(p)
+
+    p = sub.add_parser("report", help="write report.html from finished runs")
+    p.add_argument("--runs", default="runs")
+    p.add_argument("--out", default=None, help="default: RUNS/report.html")
+
+    p = sub.add_parser("demo", help="run the quick offline experiments and write the report")
+    p.add_argument("--out", default="runs")
+    p.add_argument("--device", default="cpu")
+    _add_common(p)
+
+    p = sub.add_parser("data", help="datasets: status | download NAME")
+    dsub = p.add_subparsers(dest="data_command", required=True)
+    q = dsub.add_parser("status", help="where each dataset was found, its format and counts")
+    _add_common(q)
+    q = dsub.add_parser("download", help="download and verify a dataset into the data root")
+    q.add_argument("name")
+    _add_common(q)
+
+    p = sub.add_parser("results", help="reference results committed under results/")
+    p.add_argument("--json", action="store_true", help="print them as a JSON list")
+    p.add_argument("--markdown", action="store_true", help="print the README table")
+    p.add_argument("--update-readme", nargs="?", const="README.md", default=None,
+                   metavar="README", help="regenerate the README's results table")
+    p.add_argument("--dir", default="results")
+    p.add_argument("--promote", metavar="RUN_DIR", help="copy a finished run into results/")
+
+    p = sub.add_parser("gradcheck", help="numerical gradient check of every module (float64)")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("summary", help="per-layer shapes and parameter counts of a model")
+    p.add_argument("model")
+
+    p = sub.add_parser("ocr", help="read handwritten text from a photo")
+    p.add_argument("image")
+    p.add_argument("--model", default="emnist-cnn", help="experiment name or checkpoint path")
+    p.add_argument("--boxes", default=None, metavar="OUT.png", help="write the detected boxes")
+    p.add_argument("--runs", default="runs")
+    return parser
+
+
+def _split_config_flags(extra: list[str]) -> list[str]:
+    """Handout-style ``--learning_rate 1e-3`` / ``--max_steps=100`` -> ``key=value`` items."""
+    items, i = [], 0
+    while i < len(extra):
+        arg = extra[i]
+        if not arg.startswith("--") or len(arg) == 2:
+            raise NeuralabError(f"unexpected argument {arg!r}; config fields go as --key value")
+        key, eq, value = arg[2:].partition("=")
+        if not eq:
+            if i + 1 >= len(extra) or extra[i + 1].startswith("--"):
+                raise NeuralabError(f"{arg} needs a value, e.g. {arg} 0.01")
+            value = extra[i + 1]
+            i += 1
+        items.append(f"{key}={value}")
+        i += 1
+    return items
+
+
+def cmd_list(args) -> int:
+    from neuralab.experiments import all_experiments
+    from neuralab.report import collect_runs
+
+    runs = collect_runs(args.runs) if Path(args.runs).is_dir() else {}
+    rows = []
+    for e in all_experiments(args.tag):
+        last = runs.get(e.name, [None])[0]
+        result = "—" if last is None else (
+            f"{last['value']:.4f} ({'met' if last['met'] else 'missed'})"
+            if isinstance(last.get("value"), float) else str(last.get("value")))
+        rows.append((e.name, e.topic, e.target.describe(), result, ",".join(e.tags)))
+    header = ("experiment", "topic", "target", "last result", "tags")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for r in [header, *rows]:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    return 0
+
+
+def cmd_run(args, extra: list[str]) -> int:
+    from neuralab.experiments import get_experiment
+    from neuralab.experiments.config import parse_set_args
+    from neuralab.experiments.runner import find_unfinished, run_experiment
+
+    exp = get_experiment(args.name)
+    overrides = parse_set_args(args.set + _split_config_flags(extra))
+    config = exp.make_config(overrides)  # validates before anything starts
+    if args.nproc > 1 and "LOCAL_RANK" not in os.environ:
+        from neuralab.train.distributed import launch_torchrun
+
+        return launch_torchrun(args.nproc, sys.argv[1:])
+    resume_dir = None
+    if args.resume:
+        resume_dir = (find_unfinished(Path(args.out), exp.name) if args.resume == "latest"
+                      else Path(args.resume))
+        if not (resume_dir / "config.json").exists():
+            raise NeuralabError(f"--resume {resume_dir}: not a run folder (no config.json)")
+    rank = int(os.environ.get("RANK", "0"))
+    run_dir, doc = run_experiment(exp, config, seed=args.seed, device=args.device,
+                                  data_dir=args.data_dir, out_root=args.out,
+                                  resume_dir=resume_dir, rank=rank)
+    if rank == 0:
+        met = {True: "met", False: "MISSED", None: "n/a"}[doc["met"]]
+        value = doc["value"]
+        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        print(f"{exp.name}: {doc['metric']} = {shown} (target {exp.target.describe()}: {met}) "
+              f"in {doc['wall_time_s']:.1f} s -> {run_dir}")
+        if args.promote:
+            from neuralab.results import promote
+
+            print(f"reference result written to {promote(run_dir)}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from neuralab.report import build_report
+
+    print(build_report(args.runs, args.out))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from neuralab.experiments import all_experiments
+    from neuralab.experiments.runner import run_experiment
+    from neuralab.report import build_report
+
+    start = time.perf_counter()
+    for exp in all_experiments("demo"):
+        run_dir, doc = run_experiment(exp, exp.make_config(), device=args.device,
+                                      data_dir=args.data_dir, out_root=args.out,
+                                      command=f"neuralab run {exp.name} --device {args.device}")
+        value = doc["value"]
+        print(f"{exp.name}: {doc['metric']} = {value:.4f} (target {exp.target.describe()}: "
+              f"{'met' if doc['met'] else 'MISSED'}) {doc['wall_time_s']:.1f} s")
+    report = build_report(args.out)
+    print(f"demo finished in {time.perf_counter() - start:.1f} s; report: {report}")
+    return 0
+
+
+def cmd_data(args) -> int:
+    from neuralab import data
+
+    if args.data_command == "status":
+        print(data.format_status_table(data.status(args.data_dir)))
+    else:
+        print(data.download(args.name, args.data_dir))
+    return 0
+
+
+def cmd_results(args) -> int:
+    from neuralab import results
+
+    if args.promote:
+        print(results.promote(args.promote, args.dir))
+        return 0
+    if args.update_readme:
+        changed = results.update_readme(args.update_readme, args.dir)
+        print(f"{args.update_readme}: {'updated' if changed else 'already up to date'}")
+        return 0
+    docs = results.load_results(args.dir)
+    if args.json:
+        import json
+
+        print(json.dumps(docs, indent=2))
+    elif args.markdown:
+        print(results.markdown_table(results.table_rows(docs)))
+    else:
+        print(results.format_table(results.table_rows(docs)))
+    return 0
+
+
+def cmd_gradcheck(args) -> int:
+    from neuralab.gradcheck_all import run_all
+
+    ok, table = run_all(seed=args.seed)
+    print(table)
+    return 0 if ok else 1
+
+
+def cmd_summary(args) -> int:
+    from neuralab.models import summary
+
+    print(summary(args.model))
+    return 0
+
+
+def cmd_ocr(args) -> int:
+    from neuralab.ocr.cli import run_ocr
+
+    print(run_ocr(args.image, model=args.model, boxes_out=args.boxes, runs_dir=args.runs))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "run":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    commands = {"list": cmd_list, "report": cmd_report, "demo": cmd_demo, "data": cmd_data,
+                "results": cmd_results, "gradcheck": cmd_gradcheck, "summary": cmd_summary,
+                "ocr": cmd_ocr}
+    try:
+        if args.command == "run":
+            return cmd_run(args, extra)
+        return commands[args.command](args)
+    except NeuralabError as err:
+        print(f"neuralab: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("neuralab: interrupted", file=sys.stderr)
+        return 130

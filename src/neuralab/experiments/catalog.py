@@ -1,0 +1,3 @@
+"""Importing this module registers every experiment (one module per topic)."""
+
+from neuralab.experiments import digits  # noqa: F401

@@ -1,0 +1,65 @@
+"""Pieces every PyTorch classification experiment shares: loaders for a split, and the
+end-of-run report (test metrics, curves, confusion matrix, per-class accuracy)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from neuralab.experiments.registry import RunResult
+from neuralab.train import TensorLoader, Trainer, compute_loss_and_accuracy, predict
+from neuralab.viz import confusion_matrix, plot_confusion, plot_curves, top_confusions
+from neuralab.viz.confusion import per_class_accuracy
+
+
+def split_loader(split, batch_size: int, *, train: bool, seed: int, device: str,
+                 transform=None, eval_transform=None) -> TensorLoader:
+    """A :class:`TensorLoader` over a dataset split (uint8 images stay uint8 until batched)."""
+    return TensorLoader(split.images, split.labels, batch_size, shuffle=train, drop_last=False,
+                        seed=seed, device=device,
+                        transform=transform if train else (eval_transform or transform))
+
+
+def classifier_result(ctx, trainer: Trainer, loaders: dict[str, Any], classes: list[str],
+                      title: str, notes: str = "") -> RunResult:
+    """Evaluate the trained model on every split in ``loaders`` (train/val/test), draw the
+    curves and the test confusion matrix, and build the :class:`RunResult`.
+
+    Metrics: ``<split>_loss``/``<split>_accuracy`` for each split, ``steps``, ``epochs``,
+    ``stopped_early`` and the training wall time (``train_time_s``).
+    """
+    model = trainer.module
+    metrics: dict[str, Any] = {}
+    for split, loader in loaders.items():
+        m = compute_loss_and_accuracy(loader, model, trainer.loss_fn, trainer.device)
+        metrics[f"{split}_loss"], metrics[f"{split}_accuracy"] = m["loss"], m["accuracy"]
+    metrics.update(steps=trainer.step, epochs=round(trainer.step / max(trainer.steps_per_epoch
+                                                                      or 1, 1), 3),
+                   stopped_early=trainer.stopped_early, train_time_s=round(trainer.elapsed_s, 2))
+    ctx.save_plot(plot_curves(trainer.history, final={k: v for k, v in metrics.items()
+                                                       if k.startswith("test_")}, title=title),
+                  "curves")
+    tables: dict[str, list[dict]] = {}
+    if "test" in loaders:
+        pred, true = predict(loaders["test"], model, trainer.device)
+        cm = confusion_matrix(true.numpy(), pred.numpy(), len(classes))
+        ctx.save_plot(plot_confusion(cm, classes, title=f"{title}: test confusion"), "confusion")
+        acc = per_class_accuracy(cm)
+        tables["per_class_accuracy"] = [
+            {"class": c, "n": int(cm[i].sum()), "accuracy": round(float(acc[i]), 4)}
+            for i, c in enumerate(classes)]
+        tables["top_confusions"] = top_confusions(cm, classes, k=10)
+    tables["final"] = [{"split": s, "loss": round(metrics[f"{s}_loss"], 4),
+                        "accuracy": round(metrics[f"{s}_accuracy"], 4)} for s in loaders]
+    return RunResult(metrics=metrics, history=trainer.history, tables=tables, notes=notes)
+
+
+def count_parameters(model: torch.nn.Module, trainable_only: bool = False) -> int:
+    return int(sum(p.numel() for p in model.parameters()
+                   if p.requires_grad or not trainable_only))
+
+
+def class_balance(labels: np.ndarray) -> np.ndarray:
+    return np.bincount(labels)

@@ -1,0 +1,116 @@
+"""The experiment registry: every reproducible result is a named, registered experiment.
+
+An experiment is data plus one function: a config dataclass (its fields are the knobs, with the
+handout's defaults), a :class:`Target` (the number the handout promises and where it says so)
+and ``run(config, ctx) -> RunResult``. The CLI, the report and the demo all read this registry.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from neuralab.errors import NeuralabError
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the handout promises: ``metric`` compared against ``threshold``.
+
+    ``source`` names the handout and section the number comes from; ``higher_is_better`` is
+    False for errors and losses (then ``met`` means ``value <= threshold``).
+    """
+
+    metric: str
+    threshold: float
+    source: str
+    higher_is_better: bool = True
+
+    def met(self, value: float | None) -> bool | None:
+        if value is None:
+            return None
+        return value >= self.threshold if self.higher_is_better else value <= self.threshold
+
+    def describe(self) -> str:
+        op = ">=" if self.higher_is_better else "<="
+        return f"{self.metric} {op} {self.threshold:g}"
+
+
+@dataclass
+class RunResult:
+    """What ``run`` returns. ``metrics`` are final numbers (the target's metric among them);
+    ``history`` one row per evaluation (becomes history.csv); ``tables`` extra named tables
+    (e.g. per-class accuracy) shown in the report; ``notes`` free text for the report."""
+
+    metrics: dict[str, Any]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    topic: str
+    handout: str
+    config_cls: type
+    target: Target
+    run: Callable[[Any, Any], RunResult]
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+    def make_config(self, overrides: dict[str, str] | None = None):
+        """The config dataclass with this experiment's defaults and string ``overrides`` applied."""
+        from neuralab.experiments.config import apply_overrides
+
+        config = self.config_cls(**self.defaults)
+        return apply_overrides(config, overrides or {})
+
+
+_REGISTRY: dict[str, Experiment] = {}
+
+
+def register(experiment: Experiment) -> Experiment:
+    if experiment.name in _REGISTRY:
+        raise ValueError(f"experiment {experiment.name!r} registered twice")
+    if not dataclasses.is_dataclass(experiment.config_cls):
+        raise TypeError(f"{experiment.name}: config_cls must be a dataclass")
+    _REGISTRY[experiment.name] = experiment
+    return experiment
+
+
+def experiment(name: str, *, topic: str, handout: str, config: type, target: Target,
+               description: str = "", tags: tuple[str, ...] = (),
+               defaults: dict[str, Any] | None = None):
+    """Decorator form of :func:`register` for a ``run(config, ctx)`` function."""
+
+    def wrap(run: Callable) -> Callable:
+        register(Experiment(name=name, topic=topic, handout=handout, config_cls=config,
+                            target=target, run=run, description=description or (run.__doc__ or "")
+                            .strip().split("\n")[0], tags=tags, defaults=dict(defaults or {})))
+        return run
+
+    return wrap
+
+
+def _load_all() -> None:
+    import neuralab.experiments.catalog  # noqa: F401  (registers everything on import)
+
+
+def get_experiment(name: str) -> Experiment:
+    _load_all()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        close = [n for n in _REGISTRY if name.split("-")[0] in n][:5]
+        hint = f"; did you mean {', '.join(close)}?" if close else "; `neuralab list` shows all"
+        raise NeuralabError(f"unknown experiment {name!r}{hint}") from None
+
+
+def all_experiments(tag: str | None = None) -> list[Experiment]:
+    _load_all()
+    exps = sorted(_REGISTRY.values(), key=lambda e: (e.topic, e.name))
+    return [e for e in exps if tag is None or tag in e.tags]

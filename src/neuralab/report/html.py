@@ -1,0 +1,88 @@
+"""Build ``report.html`` from run folders.
+
+For each experiment the newest finished run (a folder with ``metrics.json``) is shown: the
+handout's target and where it comes from, what was achieved, wall time, hardware, data source,
+final metrics, extra tables and every plot. Older runs of the same experiment are listed
+below it. The page has no external references, so it can be mailed or archived as is.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from neuralab.errors import NeuralabError
+from neuralab.io import atomic_write_text, read_csv, read_json
+from neuralab.system import hardware_line
+
+
+def collect_runs(runs_dir: str | Path) -> dict[str, list[dict]]:
+    """``{experiment: [run, ...]}`` newest first; each run is its metrics.json plus paths."""
+    runs_dir = Path(runs_dir)
+    found: dict[str, list[dict]] = {}
+    for metrics_path in sorted(runs_dir.glob("*/*/metrics.json")):
+        doc = read_json(metrics_path)
+        doc["run_dir"] = str(metrics_path.parent)
+        found.setdefault(doc["experiment"], []).append(doc)
+    for runs in found.values():
+        runs.sort(key=lambda d: d.get("date", ""), reverse=True)
+    return found
+
+
+def _data_uri(png: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode("ascii")
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}" if abs(value) < 1000 else f"{value:.1f}"
+    return "" if value is None else str(value)
+
+
+def _data_line(sources: list[dict]) -> str:
+    parts = []
+    for s in sources:
+        checksum = s.get("checksum") or ""
+        parts.append(f"{s.get('note') or s.get('name')} [{s.get('format', '')}] "
+                     f"{checksum[:20]}{'…' if len(checksum) > 20 else ''}")
+    return "; ".join(parts) or "—"
+
+
+def _view(run: dict) -> dict:
+    run_dir = Path(run["run_dir"])
+    tables = {}
+    for csv_path in sorted((run_dir / "tables").glob("*.csv")):
+        rows = read_csv(csv_path)
+        tables[csv_path.stem] = rows[:60]
+    return {
+        **run,
+        "hardware_line": hardware_line(run.get("hardware", {})),
+        "data_line": _data_line(run.get("data", [])),
+        "value_str": _fmt(run.get("value")),
+        "plots": [(p.stem, _data_uri(p)) for p in sorted((run_dir / "plots").glob("*.png"))],
+        "metric_rows": [(k, _fmt(v)) for k, v in run.get("metrics", {}).items()],
+        "tables": tables,
+    }
+
+
+def build_report(runs_dir: str | Path = "runs", out: str | Path | None = None,
+                 experiments: dict | None = None) -> Path:
+    """Write the report for every finished run under ``runs_dir``; returns the HTML path."""
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        raise NeuralabError(f"no runs folder at {runs_dir}; run an experiment first "
+                            f"(`neuralab run NAME` or `neuralab demo`) or pass --runs DIR")
+    found = collect_runs(runs_dir)
+    sections = [{"name": name, "latest": _view(runs[0]), "older": runs[1:]}
+                for name, runs in sorted(found.items())]
+    env = Environment(loader=PackageLoader("neuralab", "report"),
+                      autoescape=select_autoescape(["html"]))
+    html = env.get_template("template.html").render(
+        sections=sections, created=dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        runs_dir=str(runs_dir), fmt=_fmt)
+    out = Path(out) if out else runs_dir / "report.html"
+    atomic_write_text(out, html)
+    return out

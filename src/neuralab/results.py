@@ -1,0 +1,117 @@
+"""Reference results: the numbers the README quotes, committed as ``results/<experiment>.json``.
+
+A reference result is a finished run's metrics.json reduced to the fields a reader needs
+(``REQUIRED``) plus its plots copied beside it (``results/<experiment>/*.png``). ``neuralab
+results`` prints them; the README's results table is generated from them by
+``neuralab results --update-readme`` and a test keeps the two in sync, so no number in the
+README is typed by hand.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from neuralab.errors import NeuralabError
+from neuralab.io import atomic_write_text, read_json, write_json
+from neuralab.system import hardware_line
+
+REQUIRED = ("experiment", "metric", "value", "target", "met", "wall_time_s", "hardware", "data",
+            "command", "date", "versions")
+README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def load_results(results_dir: str | Path = "results") -> list[dict]:
+    """Every ``results/*.json`` with the required fields, sorted by experiment name."""
+    out = []
+    for path in sorted(Path(results_dir).glob("*.json")):
+        doc = read_json(path)
+        missing = [k for k in REQUIRED if k not in doc]
+        if missing:
+            raise NeuralabError(f"{path}: reference result lacks {', '.join(missing)}")
+        out.append(doc)
+    return out
+
+
+def promote(run_dir: str | Path, results_dir: str | Path = "results") -> Path:
+    """Copy a finished run's metrics (and plots) into ``results/`` as the reference result."""
+    run_dir = Path(run_dir)
+    metrics_path = run_dir / "metrics.json"
+    if not metrics_path.exists():
+        raise NeuralabError(f"{run_dir} has no metrics.json: only finished runs can be promoted")
+    doc = read_json(metrics_path)
+    name = doc["experiment"]
+    results_dir = Path(results_dir)
+    plots = sorted((run_dir / "plots").glob("*.png"))
+    plot_dir = results_dir / name
+    if plots:
+        plot_dir.mkdir(parents=True, exist_ok=True)
+        for png in plots:
+            shutil.copyfile(png, plot_dir / png.name)
+    for csv_path in sorted((run_dir / "tables").glob("*.csv")):
+        plot_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(csv_path, plot_dir / csv_path.name)
+    doc["plots"] = [f"{name}/{p.name}" for p in plots]
+    doc.pop("run_dir", None)
+    return write_json(results_dir / f"{name}.json", doc)
+
+
+def _data_label(doc: dict) -> str:
+    labels = [d.get("note") or d.get("name", "") for d in doc.get("data", [])]
+    return "; ".join(label.split(":")[0] for label in labels) or "—"
+
+
+def table_rows(results: list[dict]) -> list[dict]:
+    rows = []
+    for r in results:
+        t = r["target"]
+        op = ">=" if t.get("higher_is_better", True) else "<="
+        value = r["value"]
+        rows.append({
+            "experiment": r["experiment"],
+            "target": f"{t['metric']} {op} {t['threshold']:g}",
+            "achieved": f"{value:.4f}" if isinstance(value, float) else str(value),
+            "met": "yes" if r["met"] else "no",
+            "wall time": f"{r['wall_time_s']:.0f} s",
+            "hardware": hardware_line(r["hardware"]),
+            "data": _data_label(r),
+            "date": r["date"][:10],
+        })
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    if not rows:
+        return "no reference results yet"
+    cols = list(rows[0])
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
+    lines = ["  ".join(c.ljust(widths[c]) for c in cols)]
+    lines += ["  ".join(str(r[c]).ljust(widths[c]) for c in cols) for r in rows]
+    return "\n".join(lines)
+
+
+def markdown_table(rows: list[dict]) -> str:
+    if not rows:
+        return "_No reference results committed yet._"
+    cols = list(rows[0])
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def readme_with_table(readme_text: str, table: str) -> str:
+    """``readme_text`` with the block between the results markers replaced by ``table``."""
+    start, end = readme_text.find(README_START), readme_text.find(README_END)
+    if start < 0 or end < start:
+        raise NeuralabError(f"README lacks the markers {README_START} ... {README_END}")
+    return readme_text[: start + len(README_START)] + "\n" + table + "\n" + readme_text[end:]
+
+
+def update_readme(readme: str | Path = "README.md", results_dir: str | Path = "results") -> bool:
+    """Regenerate the README's results table; returns True when the file changed."""
+    readme = Path(readme)
+    text = readme.read_text(encoding="utf-8")
+    new = readme_with_table(text, markdown_table(table_rows(load_results(results_dir))))
+    if new != text:
+        atomic_write_text(readme, new)
+    return new != text

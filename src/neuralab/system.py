@@ -1,0 +1,85 @@
+"""Where a run happens: hardware, library versions, device choice and seeding."""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import sys
+from functools import lru_cache
+
+import numpy as np
+
+
+@lru_cache(maxsize=1)
+def cpu_model() -> str:
+    """The CPU's marketing name from /proc/cpuinfo (or platform's guess elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def hardware(device: str | None = None) -> dict:
+    """A small JSON-able description of the machine: CPU, cores, GPU and the device used."""
+    info = {"cpu": cpu_model(), "cpu_cores": os.cpu_count(), "gpu": None, "device": device}
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+        info["gpu_count"] = torch.cuda.device_count()
+    return info
+
+
+def hardware_line(hw: dict) -> str:
+    """``"AMD EPYC ... (2 cores), cpu"`` or ``"NVIDIA H200, cuda"``: one line for tables."""
+    where = hw.get("gpu") or f"{hw.get('cpu')} ({hw.get('cpu_cores')} cores)"
+    return f"{where}, {hw.get('device') or '?'}"
+
+
+def versions() -> dict:
+    """Versions of Python and the numerical libraries that are loaded (nothing is imported)."""
+    from neuralab import __version__
+
+    out = {"neuralab": __version__, "python": platform.python_version(), "numpy": np.__version__}
+    for name in ("torch", "torchvision"):
+        module = sys.modules.get(name)
+        if module is not None:
+            out[name] = module.__version__
+    return out
+
+
+def resolve_device(requested: str | None = "auto") -> str:
+    """``auto`` picks cuda, then mps, then cpu; anything else is passed through and checked."""
+    from neuralab.errors import NeuralabError
+
+    requested = requested or "auto"
+    if requested == "cpu":
+        return "cpu"
+    import torch
+
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise NeuralabError(f"--device {requested}: CUDA is not available here; use --device cpu")
+    if requested == "mps" and not torch.backends.mps.is_available():
+        raise NeuralabError("--device mps: MPS is not available here; use --device cpu")
+    if not (requested.startswith("cuda") or requested == "mps"):
+        raise NeuralabError(f"unknown --device {requested!r}; use auto, cpu, cuda, cuda:N or mps")
+    return requested
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and (when loaded) torch, so CPU runs are reproducible."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(seed)

@@ -1,0 +1,10 @@
+"""Training: the Trainer loop, in-memory loaders, checkpoints, metrics and DDP glue."""
+
+from neuralab.train.checkpoint import load_weights, save_weights
+from neuralab.train.loader import TensorLoader, image_transform
+from neuralab.train.metrics import compute_loss_and_accuracy, predict
+from neuralab.train.trainer import NonFiniteLoss, Trainer, TrainSettings
+
+__all__ = ["NonFiniteLoss", "TensorLoader", "TrainSettings", "Trainer",
+           "compute_loss_and_accuracy", "image_transform", "load_weights", "predict",
+           "save_weights"]

@@ -1,0 +1,83 @@
+"""PyTorch's own distributed engine, used as is: torchrun launches, DDP averages gradients.
+
+``torchrun`` sets RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR/PORT; :func:`init_from_env` turns
+them into a process group (nccl on CUDA, gloo on CPU) with a timeout, so a dead rank ends the
+others with an error instead of a hang. Outside torchrun everything here is a no-op and
+``world_size`` is 1.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+from neuralab.errors import NeuralabError
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+
+def current() -> DistInfo:
+    if dist.is_available() and dist.is_initialized():
+        return DistInfo(dist.get_rank(), dist.get_world_size(),
+                        int(os.environ.get("LOCAL_RANK", 0)))
+    return DistInfo()
+
+
+def init_from_env(device: str, timeout_s: float = 120.0) -> DistInfo:
+    """Join the process group torchrun prepared (idempotent; a no-op outside torchrun)."""
+    if "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) <= 1:
+        return DistInfo()
+    if not dist.is_initialized():
+        backend = "nccl" if device.startswith("cuda") else "gloo"
+        if backend == "nccl":
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+        dist.init_process_group(backend=backend, timeout=dt.timedelta(seconds=timeout_s))
+    return current()
+
+
+def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
+    """Sum ``t`` over ranks (returns ``t`` unchanged in a single process)."""
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        backend = dist.get_backend()
+        moved = t.cpu() if backend == "gloo" and t.device.type != "cpu" else t
+        dist.all_reduce(moved, op=dist.ReduceOp.SUM)
+        return moved.to(t.device)
+    return t
+
+
+def launch_torchrun(nproc: int, argv: list[str]) -> int:
+    """Re-run this very command under ``torchrun --nproc_per_node nproc`` (single node)."""
+    args = [a for i, a in enumerate(argv) if not _is_nproc_arg(argv, i)]
+    torchrun = shutil.which("torchrun")
+    cmd = ([torchrun] if torchrun else [sys.executable, "-m", "torch.distributed.run"])
+    cmd += ["--nproc_per_node", str(nproc), "--standalone", "-m", "neuralab", *args]
+    print("launching: " + " ".join(cmd), file=sys.stderr)
+    try:
+        return subprocess.call(cmd)
+    except OSError as err:
+        raise NeuralabError(f"could not launch torchrun: {err}") from None
+
+
+def _is_nproc_arg(argv: list[str], i: int) -> bool:
+    a = argv[i]
+    return a.startswith("--nproc=") or a == "--nproc" or (i > 0 and argv[i - 1] == "--nproc")

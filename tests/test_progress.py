@@ -1,0 +1,26 @@
+import io
+
+from neuralab.progress import LineProgress
+
+
+def test_line_progress_prints_plain_lines_at_most_every_interval(monkeypatch):
+    clock = iter([0.0, 0.0, 1.0, 5.0, 11.0, 12.0, 25.0, 26.0])
+    monkeypatch.setattr("neuralab.progress.time.monotonic", lambda: next(clock))
+    out = io.StringIO()
+    bar = LineProgress(total=6, desc="train", unit="step", every_s=10, stream=out)
+    for _ in range(5):
+        bar.update(1)
+    bar.set_postfix(loss=0.51234)
+    bar.close()
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2  # one after 11 s, one at close; nothing redraws
+    assert lines[0].startswith("train: 4/6 (67%) 11s elapsed")
+    assert lines[1].startswith("train: 5/6 (83%)") and lines[1].endswith("loss=0.5123")
+    assert "\r" not in out.getvalue()
+
+
+def test_disabled_progress_is_silent():
+    out = io.StringIO()
+    bar = LineProgress(range(3), stream=out, every_s=0, enabled=False)
+    assert list(bar) == [0, 1, 2]
+    assert out.getvalue() == ""

@@ -1,0 +1,60 @@
+"""Reference results: promotion from a run, the printed table, and the README kept in sync."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from neuralab import results
+from neuralab.errors import NeuralabError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _doc(name, value, met):
+    return {"experiment": name, "metric": "test_accuracy", "value": value,
+            "target": {"metric": "test_accuracy", "threshold": 0.5, "source": "s",
+                       "higher_is_better": True},
+            "met": met, "wall_time_s": 12.0,
+            "hardware": {"cpu": "CPU", "cpu_cores": 2, "gpu": None, "device": "cpu"},
+            "data": [{"name": "cifar10", "note": "CIFAR-10 (JPEG copy): lossy"}],
+            "command": f"neuralab run {name}", "date": "2026-11-24T12:00:00+00:00",
+            "versions": {"numpy": "2"}}
+
+
+def test_promote_copies_metrics_and_plots(tmp_path):
+    run = tmp_path / "runs" / "a" / "1"
+    (run / "plots").mkdir(parents=True)
+    (run / "plots" / "curves.png").write_bytes(b"png")
+    (run / "metrics.json").write_text(json.dumps(_doc("a", 0.6, True)))
+    out = results.promote(run, tmp_path / "results")
+    doc = json.loads(out.read_text())
+    assert doc["plots"] == ["a/curves.png"]
+    assert (tmp_path / "results" / "a" / "curves.png").read_bytes() == b"png"
+    rows = results.table_rows(results.load_results(tmp_path / "results"))
+    assert rows[0]["achieved"] == "0.6000" and rows[0]["met"] == "yes"
+    assert rows[0]["data"] == "CIFAR-10 (JPEG copy)"
+
+
+def test_unfinished_run_cannot_be_promoted(tmp_path):
+    with pytest.raises(NeuralabError, match="no metrics.json"):
+        results.promote(tmp_path, tmp_path / "results")
+
+
+def test_incomplete_reference_result_is_rejected(tmp_path):
+    (tmp_path / "x.json").write_text(json.dumps({"experiment": "x"}))
+    with pytest.raises(NeuralabError, match="lacks metric"):
+        results.load_results(tmp_path)
+
+
+def test_readme_table_replaces_only_the_marked_block():
+    text = f"intro\n{results.README_START}\nold\n{results.README_END}\nend\n"
+    new = results.readme_with_table(text, "| t |")
+    assert new == f"intro\n{results.README_START}\n| t |\n{results.README_END}\nend\n"
+
+
+def test_committed_readme_table_is_generated_from_results():
+    """The README's results table must equal what `neuralab results --markdown` prints."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = results.markdown_table(results.table_rows(results.load_results(ROOT / "results")))
+    assert results.readme_with_table(readme, table) == readme, "run `make readme`"
