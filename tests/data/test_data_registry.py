@@ -1,0 +1,102 @@
+"""The public API: names, roots, options, status table, splits helper."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from data_builders import make_mnist
+
+from neuralab.data import (
+    Dataset,
+    DataSource,
+    Split,
+    cache_dir,
+    data_root,
+    dataset_names,
+    format_status_table,
+    load,
+    mnist,
+    status,
+)
+from neuralab.data.splits import stratified_indices
+from neuralab.errors import DataError
+
+
+def test_dataset_names():
+    assert set(dataset_names()) >= {"cifar10", "mnist", "fashion-mnist", "emnist", "chars36",
+                                    "nist36", "flowers17", "digits", "image-folder"}
+
+
+def test_roots_follow_arguments_then_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("NEURALAB_DATA", str(tmp_path / "env"))
+    assert data_root() == tmp_path / "env"
+    assert data_root(tmp_path / "arg") == tmp_path / "arg"
+    monkeypatch.delenv("NEURALAB_DATA")
+    assert str(data_root()).endswith(".cache/neuralab")
+    monkeypatch.setenv("NEURALAB_CACHE", str(tmp_path / "c"))
+    assert cache_dir() == tmp_path / "c"
+    monkeypatch.delenv("NEURALAB_CACHE")
+    assert str(cache_dir()).endswith(".cache/neuralab/cache")
+
+
+def test_unknown_name_and_option():
+    with pytest.raises(DataError, match="unknown dataset 'cifar100'"):
+        load("cifar100")
+    with pytest.raises(DataError, match="does not take option"):
+        load("digits", size=3)
+
+
+def test_status_rows_and_table(tmp_path, monkeypatch):
+    _, table = make_mnist(tmp_path / "mnist", n_train=20, n_test=10)
+    monkeypatch.setattr(mnist.MNIST, "md5", table)
+    rows = {r["name"]: r for r in status(tmp_path)}
+    assert rows["mnist"]["counts"] == {"train": 20, "test": 10}
+    assert rows["mnist"]["verified"] is None and rows["cifar10"]["path"] is None
+    load("mnist", tmp_path)
+    rows = status(tmp_path)
+    assert next(r for r in rows if r["name"] == "mnist")["verified"] is True
+    text = format_status_table(rows)
+    assert "mnist" in text and "20" in text and "not yet" not in text.split("\n")[2]
+
+
+def test_load_reads_neuralab_data(tmp_path, monkeypatch):
+    _, table = make_mnist(tmp_path / "mnist")
+    monkeypatch.setattr(mnist.MNIST, "md5", table)
+    monkeypatch.setenv("NEURALAB_DATA", str(tmp_path))
+    assert load("mnist").counts()["train"] == 30
+
+
+def test_cache_is_never_written_into_the_data_root(tmp_path, monkeypatch):
+    _, table = make_mnist(tmp_path / "root" / "mnist")
+    monkeypatch.setattr(mnist.MNIST, "md5", table)
+    before = sorted(p.name for p in (tmp_path / "root").rglob("*"))
+    (tmp_path / "root" / "mnist").chmod(0o555)
+    try:
+        load("mnist", tmp_path / "root")
+    finally:
+        (tmp_path / "root" / "mnist").chmod(0o755)
+    assert sorted(p.name for p in (tmp_path / "root").rglob("*")) == before
+    assert any(cache_dir().rglob("*.npy"))
+
+
+def test_describe_and_split_access():
+    images = np.zeros((3, 2, 2, 1), np.uint8)
+    ds = Dataset("toy", {"train": Split(images, [0, 1, 1])}, ["a", "b"],
+                 DataSource("toy", "/x", "fmt", "md5:00", True, "a note"))
+    line = ds.describe()
+    assert "toy: train 3" in line and "2x2x1" in line and "a note" in line and "\n" not in line
+    assert ds.counts() == {"train": 3}
+    with pytest.raises(DataError, match="no split 'test'"):
+        ds["test"]
+    with pytest.raises(ValueError):
+        Split(np.zeros((3, 2, 2), np.uint8), np.zeros(3))
+
+
+def test_stratified_indices_partition_every_class():
+    labels = np.repeat(np.arange(4), [10, 20, 7, 3])
+    parts = stratified_indices(labels, {"train": 0.6, "val": 0.2, "test": 0.2}, seed=5)
+    joined = np.sort(np.concatenate(list(parts.values())))
+    np.testing.assert_array_equal(joined, np.arange(len(labels)))
+    assert np.bincount(labels[parts["train"]]).tolist() == [6, 12, 4, 2]
+    again = stratified_indices(labels, {"train": 0.6, "val": 0.2, "test": 0.2}, seed=5)
+    assert all(np.array_equal(parts[k], again[k]) for k in parts)
