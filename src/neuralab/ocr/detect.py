@@ -1,0 +1,292 @@
+"""Find the handwritten characters on a photo of a page (hw5 Q4.2 ``findLetters``).
+
+Pipeline, all at a working resolution (longer side <= ``DetectParams.max_side``; when the
+characters come out smaller than ``min_char_px`` there, the page is looked at again at a
+resolution that makes them about ``target_char_px`` tall, upsampling small images up to 2x):
+
+1. grayscale, gaussian denoise;
+2. background normalisation: the paper brightness is estimated by a median filter on a
+   coarse copy of the page, and every pixel gets an *ink darkness* ``(paper - pixel) /
+   paper``; this removes shadows and uneven lighting;
+3. hysteresis threshold on the darkness (high = Otsu, floored by the noise level and a
+   minimum contrast; low = half of it) so faint parts of a stroke stay joined to it;
+4. a small closing joins hairline gaps, then 8-connected components;
+5. the typical character height is the ink-weighted median component height; page edges,
+   ruled lines, specks and punctuation are discarded relative to it;
+6. pieces of one broken character (a detached bar, the dot of an i) are merged when their
+   boxes overlap heavily in x and the union stays one character tall;
+7. boxes much wider than a character are cut at a thin ink valley (touching characters,
+   see :mod:`neuralab.ocr.split`).
+
+Boxes are ``[y1, x1, y2, x2]`` integer rows in the *input image's* pixel coordinates,
+half-open like ``regionprops.bbox`` and slicing: ``image[y1:y2, x1:x2]`` is the character.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage as ndi
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+from skimage import filters
+
+from neuralab.ocr.image import working_gray
+from neuralab.ocr.split import split_touching
+
+
+@dataclass(frozen=True)
+class DetectParams:
+    """Knobs of :func:`find_letters`; sizes are in working pixels or relative to the
+    typical character height ``h`` (the ink-weighted median component height)."""
+
+    max_side: int = 1600  # working resolution: longer side in px
+    min_char_px: float = 30  # characters smaller than this at the working resolution ...
+    target_char_px: float = 40  # ... trigger a second look at a resolution making them this tall
+    max_side_small: int = 4000  # longest working side for that second look (<= 2x the input)
+    sigma: float = 1.0  # gaussian denoise (working px)
+    min_contrast: float = 0.12  # ink must be at least this much darker than the paper
+    min_height_px: int = 6  # smallest character height, at working and at input resolution
+    min_size: float = 0.35  # keep a box if its longer side >= min_size * h (drops . , specks)
+    max_height: float = 3.0  # drop blobs taller than max_height * h (drawings, shadows)
+    merge_x_overlap: float = 0.5  # merge boxes overlapping in x by this share of the narrower
+    merge_max_height: float = 1.6  # ... if the merged box is at most this * h tall
+    split_aspect: float | None = 1.6  # try to split boxes this many heights wide (0: never)
+
+
+@dataclass
+class Detection:
+    """Everything :func:`detect` found.
+
+    ``boxes``: int64 ``[N, 4]`` rows ``[y1, x1, y2, x2]`` in input coordinates, sorted top to
+    bottom then left to right. ``bw``: float32 ``[H, W]`` of the input size, 0 = ink,
+    1 = paper. ``char_height``: typical character height in input px (0 when none found).
+    ``work_boxes``/``work_mask``: the same at the working resolution.
+    """
+
+    boxes: np.ndarray
+    bw: np.ndarray
+    char_height: float
+    work_boxes: np.ndarray
+    work_mask: np.ndarray
+
+
+def find_letters(image: np.ndarray, params: DetectParams | None = None):
+    """Locate the characters of a handwritten page.
+
+    ``image``: ``[H, W]``, ``[H, W, 3]`` or ``[H, W, 4]``, uint8 or float in [0, 1].
+    Returns ``(boxes, bw)``: ``boxes`` int64 ``[N, 4]`` rows ``[y1, x1, y2, x2]`` in the
+    input's pixel coordinates (half-open), ``bw`` float32 ``[H, W]`` in [0, 1] with the
+    characters black (0) on white (1). A blank page gives ``N == 0``.
+    """
+    det = detect(image, params)
+    return det.boxes, det.bw
+
+
+def detect(image: np.ndarray, params: DetectParams | None = None) -> Detection:
+    """:func:`find_letters` with its intermediate results (see :class:`Detection`)."""
+    p = params or DetectParams()
+    image = np.asarray(image)
+    H, W = image.shape[:2]
+    side = min(p.max_side, max(H, W))
+    while True:
+        gray = working_gray(image, side)
+        h, w = gray.shape
+        mask = ink_mask(gray, p)
+        boxes, areas = components(mask)
+        boxes, char_h = select_characters(boxes, areas, mask, p)
+        if char_h * max(H, W) / max(h, w) < p.min_height_px:  # specks of noise, not writing
+            boxes, char_h = np.zeros((0, 4), np.int64), 0.0
+        if not 0 < char_h < p.min_char_px:
+            break
+        # small writing: look again at a resolution where characters are ~target_char_px tall
+        better = min(side * p.target_char_px / char_h, p.max_side_small, 2 * max(H, W))
+        if better < 1.2 * side:
+            break
+        side = int(better) + 1
+    order = np.lexsort((boxes[:, 1], boxes[:, 0])) if len(boxes) else np.arange(0)
+    boxes = boxes[order]
+    sy, sx = H / h, W / w
+    full = np.empty_like(boxes)
+    full[:, 0] = np.floor(boxes[:, 0] * sy)
+    full[:, 1] = np.floor(boxes[:, 1] * sx)
+    full[:, 2] = np.ceil(boxes[:, 2] * sy)
+    full[:, 3] = np.ceil(boxes[:, 3] * sx)
+    full[:, [0, 2]] = np.clip(full[:, [0, 2]], 0, H)
+    full[:, [1, 3]] = np.clip(full[:, [1, 3]], 0, W)
+    bw = _upsample_mask(mask, (H, W))
+    return Detection(full, bw, float(char_h * sy), boxes, mask)
+
+
+def ink_darkness(gray: np.ndarray, sigma: float = 1.0) -> np.ndarray:
+    """``[h, w]`` float32: how much darker each pixel is than the local paper, as a fraction
+    of the paper brightness (0 = paper, 1 = black; negative = brighter than the paper)."""
+    g = ndi.gaussian_filter(gray, sigma) if sigma > 0 else gray
+    h, w = g.shape
+    f = max(1, int(round(max(h, w) / 256)))
+    hc, wc = h // f, w // f
+    if hc >= 3 and wc >= 3:
+        coarse = g[: hc * f, : wc * f].reshape(hc, f, wc, f).mean(axis=(1, 3))
+    else:
+        coarse, f = g, 1
+    size = min(9, *coarse.shape)
+    paper = ndi.median_filter(coarse, size=size, mode="nearest")
+    paper = ndi.gaussian_filter(paper, 1.0, mode="nearest")
+    paper = np.asarray(
+        Image.fromarray(paper.astype(np.float32)).resize((w, h), Image.BILINEAR),
+        dtype=np.float32,
+    )
+    paper = np.maximum(paper, 0.02)
+    return ((paper - g) / paper).astype(np.float32)
+
+
+def ink_mask(gray: np.ndarray, p: DetectParams) -> np.ndarray:
+    """Boolean ``[h, w]`` ink mask of a working-resolution grayscale page."""
+    d = ink_darkness(gray, p.sigma)
+    med = float(np.median(d))
+    noise = 1.4826 * float(np.median(np.abs(d - med)))
+    dc = np.clip(d, 0.0, 1.0)
+    if float(dc.max()) < p.min_contrast:
+        return np.zeros(d.shape, dtype=bool)
+    otsu = float(filters.threshold_otsu(dc))
+    high = max(otsu, med + 5.0 * noise, p.min_contrast)
+    low = max(0.5 * high, med + 3.0 * noise, 0.5 * p.min_contrast)
+    mask = filters.apply_hysteresis_threshold(d, low, high)
+    return ndi.binary_closing(mask, structure=np.ones((3, 3), bool), border_value=0) | mask
+
+
+def components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """8-connected components of ``mask``: ``(boxes [K, 4] int64, areas [K] int64)``."""
+    lab, n = ndi.label(mask, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return np.zeros((0, 4), np.int64), np.zeros(0, np.int64)
+    sl = ndi.find_objects(lab)
+    boxes = np.array([[s[0].start, s[1].start, s[0].stop, s[1].stop] for s in sl], np.int64)
+    areas = np.bincount(lab.ravel(), minlength=n + 1)[1:].astype(np.int64)
+    return boxes, areas
+
+
+def typical_height(boxes: np.ndarray, areas: np.ndarray) -> float:
+    """Ink-weighted median of the box heights (specks carry little ink, letters most)."""
+    if len(boxes) == 0:
+        return 0.0
+    hts = (boxes[:, 2] - boxes[:, 0]).astype(np.float64)
+    order = np.argsort(hts)
+    cum = np.cumsum(areas[order].astype(np.float64))
+    return float(hts[order][np.searchsorted(cum, 0.5 * cum[-1])])
+
+
+def select_characters(
+    boxes: np.ndarray, areas: np.ndarray, mask: np.ndarray, p: DetectParams
+) -> tuple[np.ndarray, float]:
+    """Filter, merge and split component boxes into character boxes (working coordinates).
+
+    Returns ``(boxes [N, 4], typical character height)``.
+    """
+    if len(boxes) == 0:
+        return boxes, 0.0
+    hts = boxes[:, 2] - boxes[:, 0]
+    wds = boxes[:, 3] - boxes[:, 1]
+    # specks: far below any character height
+    keep = (np.maximum(hts, wds) >= max(2, p.min_height_px // 2)) & (areas >= 4)
+    boxes, areas = boxes[keep], areas[keep]
+    if len(boxes) == 0:
+        return boxes, 0.0
+    h, w = mask.shape
+    hts = boxes[:, 2] - boxes[:, 0]
+    wds = boxes[:, 3] - boxes[:, 1]
+    edge = (boxes[:, 0] == 0) | (boxes[:, 1] == 0) | (boxes[:, 2] == h) | (boxes[:, 3] == w)
+    inner = ~edge if (~edge).any() else np.ones(len(boxes), bool)
+    char_h = typical_height(boxes[inner], areas[inner])
+    if char_h < p.min_height_px:
+        return np.zeros((0, 4), np.int64), 0.0
+    # page edges, shadows, ruled lines, drawings
+    drop = edge & ((hts > 1.5 * char_h) | (wds > 3.0 * char_h))
+    drop |= hts > p.max_height * char_h
+    drop |= (wds > 4.0 * char_h) & (hts < 0.4 * char_h)
+    boxes, areas = boxes[~drop], areas[~drop]
+    boxes = merge_fragments(boxes, char_h, p)
+    if p.split_aspect:
+        boxes = split_touching(mask, boxes, char_h, min_aspect=p.split_aspect)
+    hts = boxes[:, 2] - boxes[:, 0]
+    wds = boxes[:, 3] - boxes[:, 1]
+    boxes = boxes[np.maximum(hts, wds) >= p.min_size * char_h]
+    return boxes, char_h
+
+
+def merge_fragments(boxes: np.ndarray, char_h: float, p: DetectParams) -> np.ndarray:
+    """Merge boxes that are pieces of one character: heavily overlapping in x (share of the
+    narrower box >= ``merge_x_overlap``) with at most a small vertical gap, or one mostly
+    inside the other, as long as the union is at most ``merge_max_height * char_h`` tall and
+    ``2 * char_h`` wide. Groups whose union would break those limits stay unmerged.
+    """
+    b = boxes.astype(np.int64).copy()
+    for _ in range(5):
+        if len(b) < 2:
+            break
+        centres = np.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2], axis=1)
+        pairs = cKDTree(centres).query_pairs(r=2.6 * char_h, output_type="ndarray")
+        if len(pairs) == 0:
+            break
+        i, j = pairs[:, 0], pairs[:, 1]
+        bi, bj = b[i], b[j]
+        xov = np.minimum(bi[:, 3], bj[:, 3]) - np.maximum(bi[:, 1], bj[:, 1])
+        yov = np.minimum(bi[:, 2], bj[:, 2]) - np.maximum(bi[:, 0], bj[:, 0])
+        wi, wj = bi[:, 3] - bi[:, 1], bj[:, 3] - bj[:, 1]
+        hi, hj = bi[:, 2] - bi[:, 0], bj[:, 2] - bj[:, 0]
+        union = _union(bi, bj)
+        inside = np.clip(xov, 0, None) * np.clip(yov, 0, None) >= 0.6 * np.minimum(wi * hi, wj * hj)
+        stacked = (xov >= p.merge_x_overlap * np.minimum(wi, wj)) & (-yov <= 0.4 * char_h)
+        ok = (stacked | inside) & _fits(union, char_h, p)
+        if not ok.any():
+            break
+        n, roots = connected_components(
+            coo_matrix((np.ones(int(ok.sum())), (i[ok], j[ok])), shape=(len(b), len(b))),
+            directed=False,
+        )
+        merged = []
+        for r in range(n):
+            g = b[roots == r]
+            u = np.array([g[:, 0].min(), g[:, 1].min(), g[:, 2].max(), g[:, 3].max()])
+            if len(g) == 1 or _fits(u[None], char_h, p)[0]:
+                merged.append(u[None])
+            else:  # a chain of merges grew too big: leave its pieces alone
+                merged.append(g)
+        new = np.concatenate(merged).astype(np.int64)
+        if len(new) == len(b):
+            break
+        b = new
+    return b
+
+
+def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.stack(
+        [
+            np.minimum(a[:, 0], b[:, 0]),
+            np.minimum(a[:, 1], b[:, 1]),
+            np.maximum(a[:, 2], b[:, 2]),
+            np.maximum(a[:, 3], b[:, 3]),
+        ],
+        axis=1,
+    )
+
+
+def _fits(boxes: np.ndarray, char_h: float, p: DetectParams) -> np.ndarray:
+    """Whether ``[K, 4]`` boxes are small enough to be one character."""
+    return (boxes[:, 2] - boxes[:, 0] <= p.merge_max_height * char_h) & (
+        boxes[:, 3] - boxes[:, 1] <= 2.0 * char_h
+    )
+
+
+def _upsample_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Working ink mask -> float32 ``[H, W]`` bw image (0 ink, 1 paper) at input size."""
+    H, W = shape
+    m = (mask * np.uint8(255)).astype(np.uint8)
+    if mask.shape != (H, W):
+        m = np.asarray(Image.fromarray(m).resize((W, H), Image.BILINEAR))
+    bw = np.ones((H, W), np.float32)
+    bw[m >= 128] = 0.0
+    return bw
