@@ -100,3 +100,14 @@ def test_stratified_indices_partition_every_class():
     assert np.bincount(labels[parts["train"]]).tolist() == [6, 12, 4, 2]
     again = stratified_indices(labels, {"train": 0.6, "val": 0.2, "test": 0.2}, seed=5)
     assert all(np.array_equal(parts[k], again[k]) for k in parts)
+
+
+def test_damaged_cache_entry_is_rebuilt(tmp_path, monkeypatch):
+    arrays, table = make_mnist(tmp_path / "mnist")
+    monkeypatch.setattr(mnist.MNIST, "md5", table)
+    load("mnist", tmp_path)
+    for npy in cache_dir().rglob("train-images.npy"):
+        npy.write_bytes(npy.read_bytes()[:100])
+    again = load("mnist", tmp_path)
+    np.testing.assert_array_equal(again.splits["train"].images[..., 0], arrays["train"][0])
+    assert load("mnist", tmp_path).counts() == {"train": 30, "test": 10}

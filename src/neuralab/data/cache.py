@@ -74,8 +74,9 @@ def save_cached(dataset: str, key: str, data: Dataset) -> None:
         meta = {"name": data.name, "classes": data.classes, "counts": data.counts(),
                 "source": asdict(data.source), "shape": list(data.image_shape)}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-        if final.exists():  # a stale or concurrent entry: replace it
-            shutil.rmtree(final, ignore_errors=True)
+        if (final / "meta.json").exists():  # another process just wrote the same entry
+            return
+        shutil.rmtree(final, ignore_errors=True)  # an incomplete leftover, if any
         tmp.rename(final)
     except OSError as err:
         warnings.warn(f"cannot write the array cache {final}: {err}", stacklevel=2)
@@ -88,6 +89,8 @@ def cached(dataset: str, key: str, build) -> Dataset:
     hit = load_cached(dataset, key)
     if hit is not None:
         return hit
+    if read_meta(dataset, key) is not None:  # an unreadable entry: drop it and rebuild
+        shutil.rmtree(entry_dir(dataset, key), ignore_errors=True)
     data = build()
     save_cached(dataset, key, data)
     return data

@@ -13,6 +13,7 @@ import sys
 import tarfile
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from collections.abc import Callable, Sequence
@@ -47,7 +48,7 @@ def _get(url: str, out, algo: str | None, desc: str) -> str | None:
 
 
 def fetch(urls: Sequence[str], dest: Path, checksum: str | None, *,
-          decompressed: bool = False) -> Path:
+          decompressed: bool = False, hint: str | None = None) -> Path:
     """Download the first of ``urls`` that works into ``dest``, verified, atomically.
 
     ``checksum`` is ``"md5:<hex>"``/``"sha256:<hex>"`` of the file, or of its gunzipped bytes
@@ -78,9 +79,10 @@ def fetch(urls: Sequence[str], dest: Path, checksum: str | None, *,
             failures.append(f"{url}: {reason}")
         finally:
             tmp.unlink(missing_ok=True)
-    raise DataError(f"download of {dest.name} failed ({'; '.join(failures)}); nothing was "
-                    "written. Check the network, or fetch the file by hand into "
-                    f"{dest.parent}")
+    name = Path(urllib.parse.urlparse(urls[0]).path).name or dest.name
+    hint = hint or f"download it yourself to {dest}"
+    raise DataError(f"download of {name} failed ({'; '.join(failures)}); nothing was "
+                    f"written. Check the network, or {hint}")
 
 
 def _safe_member(name: str) -> bool:
@@ -155,7 +157,8 @@ def fetch_and_extract(urls: Sequence[str], dest: Path, checksum: str | None, *,
     dest = Path(dest)
     archive = dest.parent / f".{dest.name}.{Path(urls[0]).name}"
     try:
-        fetch(urls, archive, checksum)
+        fetch(urls, archive, checksum, hint=f"download {urls[0]} yourself and extract it "
+                                            f"to {dest}")
         return extract(archive, dest, member=member)
     finally:
         archive.unlink(missing_ok=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from neuralab.data import splits as splitting
-from neuralab.data.cache import cache_key, cached, read_meta
+from neuralab.data.cache import cache_key, cached
 from neuralab.data.dataset import Dataset, DataSource, Split
 from neuralab.data.download import fetch_and_extract
 from neuralab.data.idx import (
@@ -213,35 +213,21 @@ def probe(root: Path) -> dict:
 
 
 def probe_chars36(root: Path) -> dict:
-    """Status of chars36: counts from the cache, else from the ByClass label files (cheap)."""
+    """Status of chars36: split sizes from the ByClass label files alone (no images read)."""
     found = find_pairs(root, "byclass")
     if found is None:
         return status_row(CHARS36)
     folder, pairs = found
     files = {p: KNOWN_MD5.get(p.name.removesuffix(".gz")) for pair in pairs.values() for p in pair}
-    verified = remembered_verified(files, decompressed=True)
-    counts = None
-    if verified is not None:  # digests known: the cache entry can be found without hashing
-        digests = {p.name.removesuffix(".gz"): _remembered(p) for p in files}
-        meta = read_meta(CHARS36, _chars36_key(manifest_digest(digests), CHARS36_SEED))
-        counts = meta["counts"] if meta else None
-    if counts is None:
-        labels = np.concatenate([
-            parse_idx(read_bytes(lab, fix=FIX), lab, magic=LABELS_MAGIC).astype(np.int64)
-            for _, lab in pairs.values()])
-        labels = labels[labels < len(CHARS36_CLASSES)]
-        index = splitting.stratified_indices(labels, CHARS36_FRACTIONS, CHARS36_SEED)
-        counts = {name: len(idx) for name, idx in index.items()}
-    return status_row(CHARS36, folder, f"{FORMAT} (byclass)", verified=verified, counts=counts,
+    labels = np.concatenate([
+        parse_idx(read_bytes(lab, fix=FIX), lab, magic=LABELS_MAGIC).astype(np.int64)
+        for _, lab in pairs.values()])
+    labels = labels[labels < len(CHARS36_CLASSES)]
+    index = splitting.stratified_indices(labels, CHARS36_FRACTIONS, CHARS36_SEED)
+    return status_row(CHARS36, folder, f"{FORMAT} (byclass)",
+                      verified=remembered_verified(files, decompressed=True),
+                      counts={name: len(idx) for name, idx in index.items()},
                       note="EMNIST ByClass digits + uppercase, 32x32, split 70/15/15")
-
-
-def _remembered(path: Path) -> str:
-    from neuralab.data.integrity import remembered_digest
-
-    base = path.name.removesuffix(".gz")
-    algo = (KNOWN_MD5.get(base) or "sha256:").split(":", 1)[0]
-    return remembered_digest(path, algo, decompressed=path.suffix == ".gz") or ""
 
 
 def download(root: Path) -> Path:

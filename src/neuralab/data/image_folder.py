@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from neuralab.data.cache import cache_key, cached, read_meta
+from neuralab.data.cache import cache_key, cached
 from neuralab.data.dataset import Dataset, DataSource, Split
 from neuralab.data.images import ImageFile, decode_files, fingerprint, image_mode, scan_tree
+from neuralab.data.integrity import manifest_digest
 from neuralab.errors import DataError
 
 SPLIT_ORDER = ("train", "val", "valid", "test")
@@ -93,14 +94,8 @@ class ImageTree:
 
         return cached(name, self.key(name, size), build)
 
-    def cached_source(self, name: str, *options: object) -> dict | None:
-        """The cached entry's meta (source, counts) if this tree was decoded before."""
-        return read_meta(name, self.key(name, *options))
-
 
 def _combine(digests: dict[str, str]) -> str:
-    from neuralab.data.integrity import manifest_digest
-
     return manifest_digest({f"{split}/": d for split, d in digests.items()})
 
 

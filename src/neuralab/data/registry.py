@@ -89,7 +89,7 @@ def status(data_dir: str | os.PathLike | None = None) -> list[dict]:
             continue
         try:
             rows.append(e.probe(root))
-        except DataError as err:
+        except (DataError, OSError) as err:
             rows.append({"name": e.name, "path": None, "format": "", "verified": False,
                          "counts": {}, "note": str(err)})
     return rows
