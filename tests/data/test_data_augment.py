@@ -85,3 +85,11 @@ def test_palindromes_one_hot_seeded_infinite():
     assert a.input_dim == 10 and PalindromeDataset(3).input_dim == 1
     with pytest.raises(NeuralabError):
         PalindromeDataset(1)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_augment_on_cuda_with_cpu_or_cuda_generators():
+    x = batch(32).cuda()
+    for g in (torch.Generator().manual_seed(0), torch.Generator(device="cuda").manual_seed(0)):
+        out = random_flip(random_crop(x, 2, generator=g, mode="reflect"), generator=g)
+        assert out.device == x.device and out.shape == x.shape
