@@ -128,8 +128,11 @@ def test_transparent_png_with_ink_only(tmp_path):
 
 def test_small_writing_on_a_big_photo_and_tiny_images():
     page = render_page(TEXT, seed=8, char_px=24, rotate=1.0)
-    big = np.asarray(Image.fromarray(page.image).resize(
-        (page.image.shape[1] * 4, page.image.shape[0] * 4), Image.BICUBIC))
+    big = np.asarray(
+        Image.fromarray(page.image).resize(
+            (page.image.shape[1] * 4, page.image.shape[0] * 4), Image.BICUBIC
+        )
+    )
     for img, scale in ((big, 4), (page.image, 1)):
         boxes, _ = find_letters(img)
         recall, precision = match_rates(boxes, page.boxes * scale)

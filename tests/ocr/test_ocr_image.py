@@ -12,8 +12,14 @@ def test_to_gray_accepts_every_layout_and_dtype():
     rgb = np.zeros((4, 5, 3), np.uint8)
     rgb[..., :] = (255, 255, 255)
     rgb[1, 2] = (0, 0, 0)
-    for img in (rgb, rgb.astype(np.float32) / 255, rgb.astype(np.float64), rgb[..., :1],
-                rgb[..., 0], rgb[..., 0].astype(np.uint16) * 257):
+    for img in (
+        rgb,
+        rgb.astype(np.float32) / 255,
+        rgb.astype(np.float64),
+        rgb[..., :1],
+        rgb[..., 0],
+        rgb[..., 0].astype(np.uint16) * 257,
+    ):
         g = to_gray(img)
         assert g.shape == (4, 5) and g.dtype == np.float32
         assert g[1, 2] == pytest.approx(0.0, abs=1e-6) and g[0, 0] == pytest.approx(1.0)

@@ -94,7 +94,8 @@ def normalize_crops(bw: np.ndarray, boxes: np.ndarray, spec: CropSpec = EMNIST) 
 
 def character_mask(ink: np.ndarray, box: np.ndarray) -> np.ndarray:
     """Bool ``[y2-y1, x2-x1]``: ink of the components lying inside ``box`` (a tolerance of a
-    few px absorbs rounding from the detector's working resolution)."""
+    few px absorbs rounding from the detector's working resolution); all the ink in the box
+    when no component lies wholly inside it."""
     H, W = ink.shape
     y1, x1, y2, x2 = (int(v) for v in box)
     y1, x1 = max(0, y1), max(0, x1)
@@ -112,8 +113,10 @@ def character_mask(ink: np.ndarray, box: np.ndarray) -> np.ndarray:
             continue
         a1, b1, a2, b2 = sl[0].start + Y1, sl[1].start + X1, sl[0].stop + Y1, sl[1].stop + X1
         keep[k] = a1 >= y1 - tol and b1 >= x1 - tol and a2 <= y2 + tol and b2 <= x2 + tol
-    mask = keep[lab]
-    return mask[y1 - Y1 : y2 - Y1, x1 - X1 : x2 - X1]
+    mask = keep[lab][y1 - Y1 : y2 - Y1, x1 - X1 : x2 - X1]
+    if not mask.any():  # nothing lies wholly inside: fall back to all the ink in the box
+        mask = window[y1 - Y1 : y2 - Y1, x1 - X1 : x2 - X1].copy()
+    return mask
 
 
 def stroke_width(mask: np.ndarray) -> float:

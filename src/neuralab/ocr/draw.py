@@ -38,14 +38,21 @@ def draw_boxes(
     path: str | os.PathLike,
     labels: Sequence[str] | None = None,
     color: tuple[int, int, int] = (230, 20, 20),
+    max_side: int | None = None,
 ) -> Path:
     """Write ``image`` with ``boxes`` (``[N, 4]`` rows ``[y1, x1, y2, x2]``) outlined to
-    ``path`` as PNG; ``labels[i]`` (optional) is written above box ``i``. Returns the path."""
+    ``path`` as PNG; ``labels[i]`` (optional) is written above box ``i``. ``max_side``
+    shrinks the picture (boxes follow) so its longer side is at most that. Returns the path."""
     rgb = Image.fromarray(to_rgb8(image))
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    if max_side and max(rgb.size) > max_side:
+        f = max_side / max(rgb.size)
+        rgb = rgb.resize((max(1, round(rgb.width * f)), max(1, round(rgb.height * f))), Image.BOX)
+        boxes = boxes * f
+    boxes = np.round(boxes).astype(np.int64)
     H, W = rgb.height, rgb.width
     width = max(1, round(max(H, W) / 600))
     draw = ImageDraw.Draw(rgb)
-    boxes = np.asarray(boxes, dtype=np.int64).reshape(-1, 4)
     font = None
     if labels is not None and len(boxes):
         hts = boxes[:, 2] - boxes[:, 0]
