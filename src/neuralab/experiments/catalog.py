@@ -1,3 +1,3 @@
 """Importing this module registers every experiment (one module per topic)."""
 
-from neuralab.experiments import digits  # noqa: F401
+from neuralab.experiments import cifar10, digits  # noqa: F401

@@ -1,0 +1,205 @@
+"""PyTorch on CIFAR-10: the handouts' MLP and CNNs with their published accuracies.
+
+One recipe (:class:`CifarConfig`, :func:`train_cifar`) serves every model; each registered
+experiment is that recipe with the handout's settings as defaults:
+
+* UvA DL practical 1 (MLP and ConvNet in PyTorch): Adam lr 1e-4, batch 32, 5,000 steps,
+  evaluation every 500 steps (``train_convnet_pytorch.py`` defaults).
+* VISUM practical §1-2: the same ConvNet (Table 1) trained with Adam at its default lr.
+* TDT4265 assignment 3: SGD lr 5e-2, batch 64, 10 epochs, early stopping after 4 evaluations
+  without a better validation loss, 10% of the training images held out for validation,
+  normalisation with mean 0.5 / std 0.25.
+
+The validation split is the same for every seed (stratified, seed 0) so runs are comparable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from neuralab.experiments.common import classifier_result, count_parameters, split_loader
+from neuralab.experiments.registry import RunResult, Target, experiment
+from neuralab.train import Trainer, TrainSettings, image_transform
+
+TDT4265_MEAN, TDT4265_STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
+
+
+@dataclass
+class CifarConfig:
+    model: str = "simple_cnn"
+    optimizer: str = "sgd"  # sgd | nesterov | adam | adamw
+    learning_rate: float = 5e-2
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    batch_size: int = 64
+    epochs: int | None = 10
+    max_steps: int | None = None
+    eval_every: int | None = None  # steps; None = every epoch
+    patience: int | None = None  # early stopping, in evaluations
+    schedule: str = "none"  # none | onecycle | cosine
+    label_smoothing: float = 0.0
+    augment: bool = False  # random crop (4 px reflect padding) + horizontal flip
+    normalization: str = "cifar10"  # cifar10 (dataset mean/std) | tdt4265 (0.5/0.25)
+    val_size: int = 5000
+    train_subset: int | None = None  # first N training images (smoke tests)
+    test_subset: int | None = None
+    channels_last: bool = True
+    hidden_units: tuple[int, ...] = (100,)  # MLP only
+    activation: str = "elu"  # MLP only
+    restore_best: bool = False
+
+
+def _optimizer(cfg: CifarConfig, params) -> torch.optim.Optimizer:
+    name = cfg.optimizer.lower()
+    if name in ("sgd", "nesterov"):
+        return torch.optim.SGD(params, lr=cfg.learning_rate, momentum=cfg.momentum,
+                               nesterov=name == "nesterov", weight_decay=cfg.weight_decay)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    from neuralab.errors import NeuralabError
+
+    raise NeuralabError(f"unknown optimizer {cfg.optimizer!r}; use sgd, nesterov, adam or adamw")
+
+
+def _scheduler(cfg: CifarConfig, opt, total_steps: int):
+    if cfg.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.learning_rate,
+                                                   total_steps=total_steps, pct_start=0.25)
+    if cfg.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps)
+    return None
+
+
+def _build_model(cfg: CifarConfig) -> torch.nn.Module:
+    from neuralab.models import build_model
+
+    if cfg.model == "mlp":
+        return build_model("mlp", n_inputs=3 * 32 * 32, n_hidden=list(cfg.hidden_units),
+                           n_classes=10, activation=cfg.activation)
+    return build_model(cfg.model)
+
+
+def _take(split, n: int | None, seed: int):
+    """A stratified subset of ``n`` samples (the folders are ordered by class)."""
+    from neuralab.data import Split
+    from neuralab.data.splits import stratified_indices
+
+    if not n or n >= len(split.labels):
+        return split
+    idx = stratified_indices(split.labels, {"keep": n / len(split.labels), "rest": 0.0},
+                             seed)["keep"]
+    return Split(split.images[idx], split.labels[idx])
+
+
+def cifar_splits(ctx, cfg: CifarConfig):
+    """(train, val, test, classes) with a fixed stratified validation split (seed 0)."""
+    from neuralab.data import Split
+    from neuralab.data.splits import stratified_indices
+
+    data = ctx.load_data("cifar10")
+    full, test = data.splits["train"], data.splits["test"]
+    val = None
+    train = full
+    if cfg.val_size > 0:
+        n = len(full.labels)
+        parts = stratified_indices(full.labels, {"val": cfg.val_size / n,
+                                                 "train": 1 - cfg.val_size / n}, seed=0)
+        train = Split(full.images[parts["train"]], full.labels[parts["train"]])
+        val = _take(Split(full.images[parts["val"]], full.labels[parts["val"]]),
+                    cfg.test_subset, seed=0)
+    return (_take(train, cfg.train_subset, seed=0), val, _take(test, cfg.test_subset, seed=0),
+            data.classes)
+
+
+def train_cifar(cfg: CifarConfig, ctx, title: str) -> RunResult:
+    from neuralab.data.augment import NORMALIZATION
+
+    torch.manual_seed(ctx.seed)
+    train, val, test, classes = cifar_splits(ctx, cfg)
+    mean, std = (TDT4265_MEAN, TDT4265_STD) if cfg.normalization == "tdt4265" else \
+        NORMALIZATION["cifar10"]
+    cl = cfg.channels_last and cfg.model != "mlp"
+    eval_tf = image_transform(mean, std, channels_last=cl)
+    train_tf = image_transform(mean, std, crop_padding=4 if cfg.augment else 0,
+                               flip=cfg.augment, channels_last=cl)
+    loaders = {"train": split_loader(train, 500, train=False, seed=ctx.seed, device=ctx.device,
+                                     transform=eval_tf)}
+    if val is not None:
+        loaders["val"] = split_loader(val, 500, train=False, seed=ctx.seed, device=ctx.device,
+                                      transform=eval_tf)
+    loaders["test"] = split_loader(test, 500, train=False, seed=ctx.seed, device=ctx.device,
+                                   transform=eval_tf)
+    train_loader = split_loader(train, cfg.batch_size, train=True, seed=ctx.seed,
+                                device=ctx.device, transform=train_tf)
+    model = _build_model(cfg)
+    if cl:
+        model = model.to(memory_format=torch.channels_last)
+    opt = _optimizer(cfg, model.parameters())
+    steps_per_epoch = len(train_loader)
+    total = min(cfg.epochs * steps_per_epoch if cfg.epochs else 10**12,
+                cfg.max_steps or 10**12)
+    settings = TrainSettings(max_epochs=cfg.epochs, max_steps=cfg.max_steps,
+                             eval_every=cfg.eval_every, patience=cfg.patience,
+                             restore_best=cfg.restore_best)
+    trainer = Trainer(model, opt, train_loader, val_loader=loaders.get("val"),
+                      loss_fn=lambda out, y: F.cross_entropy(out, y,
+                                                             label_smoothing=cfg.label_smoothing),
+                      scheduler=_scheduler(cfg, opt, total), settings=settings,
+                      device=ctx.device, checkpoint_dir=ctx.checkpoint_dir, log=ctx.log)
+    trainer.fit(resume=ctx.resume)
+    result = classifier_result(ctx, trainer, loaders, classes, title)
+    result.metrics["parameters"] = count_parameters(model)
+    result.metrics["wall_time_s"] = round(trainer.elapsed_s, 2)
+    return result
+
+
+def _register(name: str, handout: str, target: Target, title: str, **defaults) -> None:
+    def run(cfg: CifarConfig, ctx) -> RunResult:
+        return train_cifar(cfg, ctx, title)
+
+    run.__doc__ = title
+    experiment(name, topic="cifar10-torch", handout=handout, config=CifarConfig, target=target,
+               defaults=defaults, description=title)(run)
+
+
+UVA = dict(optimizer="adam", learning_rate=1e-4, batch_size=32, epochs=None, max_steps=5000,
+           eval_every=500)
+
+_register("cifar10-mlp-torch", "UvA DL practical 1 §2 / VISUM §1: MLP in PyTorch",
+          Target("test_accuracy", 0.53, "VISUM practical §1: MLP in PyTorch reaches >= 53%"),
+          "MLP on CIFAR-10 (PyTorch, handout defaults)", model="mlp", optimizer="sgd",
+          learning_rate=2e-3, batch_size=200, epochs=None, max_steps=1500, eval_every=100,
+          val_size=0, channels_last=False)
+_register("cifar10-mlp-torch-tuned", "UvA DL practical 1 §2: tuned MLP",
+          Target("test_accuracy", 0.60, "issue: aim >= 0.60 for the tuned MLP"),
+          "MLP on CIFAR-10 (PyTorch, tuned)", model="mlp", optimizer="adam", learning_rate=1e-3,
+          weight_decay=1e-4, batch_size=256, epochs=30, hidden_units=(1024, 512, 256),
+          activation="elu", augment=True, schedule="onecycle", channels_last=False)
+_register("cifar10-vgg", "VISUM practical §2, Table 1 ConvNet (= UvA practical 1 §4)",
+          Target("test_accuracy", 0.75, "VISUM practical §2: about 0.75 test accuracy"),
+          "VGG-style ConvNet (VISUM Table 1)", model="vgg", **{**UVA, "learning_rate": 1e-3})
+_register("cifar10-preact-vgg13", "UvA DL practical 1 (Figure 5): PreAct VGG-13",
+          Target("test_accuracy", 0.79, "UvA DL practical 1: >= 0.79 test accuracy"),
+          "Pre-activation VGG-13 (UvA Figure 5)", model="preact_vgg13", **UVA)
+_register("cifar10-simple-cnn", "TDT4265 assignment 3 task 2 (Table 2)",
+          Target("test_accuracy", 0.68, "TDT4265 assignment 3 task 2: 68-72% test accuracy"),
+          "Simple CNN (TDT4265 Table 2)", model="simple_cnn", optimizer="sgd",
+          learning_rate=5e-2, batch_size=64, epochs=10, patience=4, eval_every=None,
+          normalization="tdt4265")
+TASK3 = dict(optimizer="nesterov", momentum=0.9, weight_decay=5e-4, batch_size=256, epochs=10,
+             schedule="onecycle", augment=True, label_smoothing=0.1)
+_register("cifar10-cnn-a", "TDT4265 assignment 3 task 3: own design A",
+          Target("test_accuracy", 0.75, "TDT4265 task 3: >= 75% within 10 epochs"),
+          "Own design A (TDT4265 task 3)", model="cnn_a", learning_rate=0.1, **TASK3)
+_register("cifar10-cnn-b", "TDT4265 assignment 3 task 3: own design B",
+          Target("test_accuracy", 0.75, "TDT4265 task 3: >= 75% within 10 epochs"),
+          "Own design B (TDT4265 task 3)", model="cnn_b", learning_rate=0.1, **TASK3)
+_register("cifar10-cnn-best", "TDT4265 assignment 3 task 3: best design (speed flagship)",
+          Target("test_accuracy", 0.80, "TDT4265 task 3: >= 80% within 10 epochs"),
+          "Best design (TDT4265 task 3)", model="cnn_best", learning_rate=0.2,
+          **{**TASK3, "epochs": 8, "batch_size": 512, "val_size": 0})

@@ -1,0 +1,66 @@
+"""The command line: one-line errors with exit code 2, listing, and the run/report round trip."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from neuralab.cli import main
+
+
+def test_unknown_experiment_exits_2_with_one_line(capsys):
+    assert main(["run", "no-such-experiment"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("neuralab: error: unknown experiment 'no-such-experiment'")
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--set", "epochs"], "malformed --set 'epochs'"),
+    (["--set", "nope=1"], "unknown config key 'nope'"),
+    (["--epochs", "many"], "expected int"),
+    (["--epochs"], "--epochs needs a value"),
+    (["stray"], "unexpected argument 'stray'"),
+])
+def test_malformed_config_exits_2(capsys, args, message):
+    assert main(["run", "digits-mlp-torch", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_resume_without_unfinished_run_exits_2(tmp_path, capsys):
+    assert main(["run", "digits-mlp-torch", "--resume", "--out", str(tmp_path)]) == 2
+    assert "no unfinished run of digits-mlp-torch" in capsys.readouterr().err
+
+
+def test_report_without_runs_exits_2(tmp_path, capsys):
+    assert main(["report", "--runs", str(tmp_path / "none")]) == 2
+    assert "no runs folder" in capsys.readouterr().err
+
+
+def test_list_shows_targets(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "digits-mlp-torch" in out and "test_accuracy >= 0.95" in out
+
+
+def test_run_handout_style_flags_and_report(tmp_path, capsys):
+    code = main(["run", "digits-mlp-torch", "--epochs", "3", "--set", "batch_size=128",
+                 "--out", str(tmp_path), "--device", "cpu", "--seed", "1"])
+    assert code == 0
+    (run_dir,) = (tmp_path / "digits-mlp-torch").iterdir()
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["config"]["epochs"] == 3 and config["config"]["batch_size"] == 128
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["metrics"]["epochs"] == 3
+    assert 0.5 < metrics["value"] <= 1.0
+    assert {"curves.png", "confusion.png"} <= {p.name for p in (run_dir / "plots").iterdir()}
+    assert main(["report", "--runs", str(tmp_path)]) == 0
+    assert (tmp_path / "report.html").exists()
+
+
+def test_python_dash_m_entry_point():
+    out = subprocess.run([sys.executable, "-m", "neuralab", "run", "nope"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "unknown experiment 'nope'" in out.stderr
