@@ -1,0 +1,195 @@
+"""Our own CIFAR-10 designs for TDT4265 assignment 3 task 3, sized for a 2-core CPU.
+
+All take ``[N, 3, 32, 32]`` normalised images and return ``[N, n_classes]`` logits. The
+rules that make them fast on a CPU: few layers at full resolution (pool early), width where
+the maps are small, BatchNorm after every convolution (so high learning rates work and 10
+epochs suffice), no bias in convolutions followed by BatchNorm, and ``channels_last``
+memory format in training (the trainer's job) for the oneDNN kernels.
+
+- :class:`CNNA` -- a VGG-style plain network: three stages of two conv-BN-ReLU layers and a
+  2x2 max-pool, then dropout and one linear layer.
+- :class:`CNNB` -- a small residual network: a stem and three stride-2 basic blocks with
+  projection shortcuts, global average pooling.
+- :class:`CNNBest` -- an airbench-style network: a 2x2 stem, three conv-pool-BN-GELU-conv
+  groups whose first convolution runs *before* the pool, global max pooling and a scaled,
+  bias-free linear readout.
+
+The training recipe these were sized with (SGD, Nesterov momentum 0.9, one-cycle learning
+rate, label smoothing, random crop + flip) is in :data:`RECIPES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+def conv_bn(
+    c_in: int, c_out: int, act: type[nn.Module] = nn.ReLU, stride: int = 1
+) -> nn.Sequential:
+    """Conv 3x3 pad 1 (no bias) -> BatchNorm2d -> activation; ``[N, c_in, H, W] ->
+    [N, c_out, H / stride, W / stride]``."""
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, kernel_size=3, stride=stride, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        act(),
+    )
+
+
+class CNNA(nn.Module):
+    """Plain VGG-style network.
+
+    ====================================================  ======================
+    layer                                                 output shape
+    ====================================================  ======================
+    conv-BN-ReLU 3->w1, conv-BN-ReLU w1->w1, MaxPool 2    [N, w1, 16, 16]
+    conv-BN-ReLU w1->w2, conv-BN-ReLU w2->w2, MaxPool 2   [N, w2, 8, 8]
+    conv-BN-ReLU w2->w3, conv-BN-ReLU w3->w3, MaxPool 2   [N, w3, 4, 4]
+    global average pool, Dropout(p), Linear w3->10        [N, 10]
+    ====================================================  ======================
+
+    Default widths ``(32, 64, 128)``.
+    """
+
+    def __init__(
+        self, widths: Sequence[int] = (32, 64, 128), dropout: float = 0.1, n_classes: int = 10
+    ) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c = 3
+        for w in widths:
+            layers += [conv_bn(c, w), conv_bn(w, w), nn.MaxPool2d(2)]
+            c = w
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(c, n_classes)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class BasicBlock(nn.Module):
+    """ResNet basic block: ``ReLU(BN(conv(ReLU(BN(conv_s(x))))) + shortcut(x))``.
+
+    The first conv has stride ``stride``; the shortcut is the identity when shapes match,
+    else a strided 1x1 conv + BN. Shapes: ``[N, c_in, H, W] -> [N, c_out, H/s, W/s]``.
+    """
+
+    def __init__(self, c_in: int, c_out: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = conv_bn(c_in, c_out, stride=stride)
+        self.conv2 = nn.Sequential(
+            nn.Conv2d(c_out, c_out, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(c_out)
+        )
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or c_in != c_out:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(c_in, c_out, kernel_size=1, stride=stride, bias=False),
+                nn.BatchNorm2d(c_out),
+            )
+        self.relu = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(self.conv2(self.conv1(x)) + self.shortcut(x))
+
+
+class CNNB(nn.Module):
+    """Small residual network.
+
+    ==========================================  ======================
+    layer                                       output shape
+    ==========================================  ======================
+    conv-BN-ReLU 3->w0                          [N, w0, 32, 32]
+    BasicBlock w0->w1, stride 2                 [N, w1, 16, 16]
+    BasicBlock w1->w2, stride 2                 [N, w2, 8, 8]
+    BasicBlock w2->w3, stride 2                 [N, w3, 4, 4]
+    global average pool, Linear w3->10          [N, 10]
+    ==========================================  ======================
+
+    Default widths ``(32, 64, 128, 256)``.
+    """
+
+    def __init__(self, widths: Sequence[int] = (32, 64, 128, 256), n_classes: int = 10) -> None:
+        super().__init__()
+        w0, *rest = widths
+        blocks: list[nn.Module] = [conv_bn(3, w0)]
+        c = w0
+        for w in rest:
+            blocks.append(BasicBlock(c, w, stride=2))
+            c = w
+        self.features = nn.Sequential(*blocks)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, n_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class ConvGroup(nn.Module):
+    """airbench's group: ``conv(c_in->c_out) -> MaxPool 2 -> BN -> act -> conv -> BN -> act``.
+
+    The first conv runs at the input resolution, the second at half of it.
+    Shapes: ``[N, c_in, H, W] -> [N, c_out, H // 2, W // 2]``.
+    """
+
+    def __init__(self, c_in: int, c_out: int, act: type[nn.Module] = nn.GELU) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, kernel_size=3, padding=1, bias=False)
+        self.pool = nn.MaxPool2d(2)
+        self.norm1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, kernel_size=3, padding=1, bias=False)
+        self.norm2 = nn.BatchNorm2d(c_out)
+        self.act = act()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.act(self.norm1(self.pool(self.conv1(x))))
+        return self.act(self.norm2(self.conv2(x)))
+
+
+class CNNBest(nn.Module):
+    """airbench-style network, narrowed for a CPU.
+
+    ===============================================  ======================
+    layer                                            output shape
+    ===============================================  ======================
+    stem: conv 2x2 (no pad) 3->w0, BN, act           [N, w0, 31, 31]
+    ConvGroup w0->w1                                 [N, w1, 15, 15]
+    ConvGroup w1->w2                                 [N, w2, 7, 7]
+    ConvGroup w2->w3                                 [N, w3, 3, 3]
+    global max pool, Linear w3->10 (no bias), x s    [N, 10]
+    ===============================================  ======================
+
+    ``s`` (``scale``, 1/9 as in airbench) shrinks the logits at init so a high learning rate
+    does not saturate the softmax.
+    """
+
+    def __init__(
+        self,
+        widths: Sequence[int] = (24, 64, 256, 256),
+        act: str = "gelu",
+        scale: float = 1 / 9,
+        n_classes: int = 10,
+    ) -> None:
+        super().__init__()
+        act_cls = {"gelu": nn.GELU, "relu": nn.ReLU}[act]
+        w0, *rest = widths
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, w0, kernel_size=2, padding=0, bias=False), nn.BatchNorm2d(w0), act_cls()
+        )
+        groups: list[nn.Module] = []
+        c = w0
+        for w in rest:
+            groups.append(ConvGroup(c, w, act_cls))
+            c = w
+        self.groups = nn.Sequential(*groups)
+        self.linear = nn.Linear(c, n_classes, bias=False)
+        self.scale = scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.groups(self.stem(x))
+        return self.linear(torch.amax(x, dim=(2, 3))) * self.scale
+
+
+RECIPES: dict[str, dict] = {}
