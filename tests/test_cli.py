@@ -64,3 +64,11 @@ def test_python_dash_m_entry_point():
     out = subprocess.run([sys.executable, "-m", "neuralab", "run", "nope"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and "unknown experiment 'nope'" in out.stderr
+
+
+def test_gradcheck_command_passes_for_every_module(capsys):
+    assert main(["gradcheck"]) == 0
+    out = capsys.readouterr().out
+    assert "all passed" in out and "FAIL" not in out
+    for name in ("Linear", "Conv2d", "MaxPool2d", "SoftmaxCrossEntropy", "LayerNormFunction"):
+        assert name in out
