@@ -153,3 +153,37 @@ def test_very_large_photo_is_fast_and_boxes_map_back():
     recall, precision = match_rates(det.boxes, truth, thr=0.6)
     assert recall >= 0.95 and precision >= 0.95
     assert det.bw.shape == (4000, 6000)
+
+
+def _baselines(page):
+    b = page.boxes
+    ys = []
+    for y in np.unique(np.round(b[:, 2] / 40) * 40):
+        ys.append(int(np.median(b[np.abs(b[:, 2] - y) < 40, 2])) + 2)
+    return ys
+
+
+@pytest.mark.parametrize("ink", [(95, 95, 105), (150, 170, 215)], ids=["dark", "light-blue"])
+def test_ruled_paper(ink):
+    """Letters sitting on ruled lines, plus a red margin line."""
+    page = render_page(TEXT, seed=2, rotate=0.0)
+    image = Image.fromarray(page.image)
+    draw = ImageDraw.Draw(image)
+    for y in _baselines(page):
+        draw.line([(0, y), (image.width, y)], fill=ink, width=3)
+    draw.line([(40, 0), (40, image.height)], fill=(200, 60, 60), width=3)
+    boxes, _ = find_letters(np.asarray(image))
+    recall, precision = match_rates(boxes, page.boxes)
+    assert recall >= 0.95 and precision >= 0.95, (recall, precision)
+
+
+def test_page_photographed_on_a_dark_table():
+    page = render_page(TEXT, seed=1, rotate=2.0)
+    h, w = page.image.shape[:2]
+    rng = np.random.default_rng(0)
+    photo = np.full((h + 300, w + 400, 3), (70, 55, 40), np.uint8)
+    photo += rng.integers(0, 25, (h + 300, w + 400, 1)).astype(np.uint8)
+    photo[150 : 150 + h, 200 : 200 + w] = page.image
+    boxes, _ = find_letters(photo)
+    recall, precision = match_rates(boxes, page.boxes + np.array([150, 200, 150, 200]))
+    assert recall >= 0.95 and precision >= 0.95, (recall, precision)

@@ -19,6 +19,8 @@ def detections():
 
 
 def _detect(hw5_dir, name, cache):
+    if not (hw5_dir / name).is_file():
+        pytest.skip(f"{name} is not in {hw5_dir}")
     if name not in cache:
         image = load_image(hw5_dir / name)
         t = time.perf_counter()

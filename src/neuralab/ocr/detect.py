@@ -10,7 +10,8 @@ resolution that makes them about ``target_char_px`` tall, upsampling small image
    paper``; this removes shadows and uneven lighting;
 3. hysteresis threshold on the darkness (high = Otsu, floored by the noise level and a
    minimum contrast; low = half of it) so faint parts of a stroke stay joined to it;
-4. a small closing joins hairline gaps, then 8-connected components;
+4. ruled lines spanning the page are erased (:mod:`neuralab.ocr.rules`), a small closing
+   joins hairline gaps, then 8-connected components;
 5. the typical character height is the ink-weighted median component height; page edges,
    ruled lines, specks and punctuation are discarded relative to it;
 6. pieces of one broken character (a detached bar, the dot of an i) are merged when their
@@ -35,6 +36,7 @@ from scipy.spatial import cKDTree
 from skimage import filters
 
 from neuralab.ocr.image import working_gray
+from neuralab.ocr.rules import remove_rules
 from neuralab.ocr.split import split_touching
 
 
@@ -55,6 +57,7 @@ class DetectParams:
     merge_x_overlap: float = 0.5  # merge boxes overlapping in x by this share of the narrower
     merge_max_height: float = 1.6  # ... if the merged box is at most this * h tall
     split_aspect: float | None = 1.6  # try to split boxes this many heights wide (0: never)
+    remove_rules: bool = True  # erase ruled lines / margin lines spanning the page
 
 
 @dataclass
@@ -155,6 +158,8 @@ def ink_mask(gray: np.ndarray, p: DetectParams) -> np.ndarray:
     high = max(otsu, med + 5.0 * noise, p.min_contrast)
     low = max(0.5 * high, med + 3.0 * noise, 0.5 * p.min_contrast)
     mask = filters.apply_hysteresis_threshold(d, low, high)
+    if p.remove_rules:
+        mask = remove_rules(mask)
     return ndi.binary_closing(mask, structure=np.ones((3, 3), bool), border_value=0) | mask
 
 
