@@ -14,8 +14,11 @@ from neuralab.scratch import (
     SGD,
     Autoencoder,
     Conv2d,
+    Flatten,
     Linear,
     MaxPool2d,
+    ReLU,
+    Sequential,
     SoftmaxCrossEntropy,
     SquaredError,
     accuracy,
@@ -79,6 +82,24 @@ def test_mlp_float32_stays_float32(activation):
     assert dx.dtype == np.float32 and dx.shape == (7, 6)
     assert all(g.dtype == np.float32 for g in model.grads.values())
     assert model.backward(loss.backward(), need_input_grad=False) is None
+
+
+def test_backward_without_input_grad_stops_at_the_first_parametric_layer():
+    class Spy(Flatten):
+        calls = 0
+
+        def backward(self, dout, need_input_grad=True):
+            Spy.calls += 1
+            return super().backward(dout, need_input_grad)
+
+    net = Sequential(Spy(), Linear(12, 3, dtype=np.float64, rng=0), ReLU())
+    x = np.random.default_rng(0).standard_normal((2, 3, 4))
+    net.forward(x)
+    assert net.backward(np.ones((2, 3)), need_input_grad=False) is None and Spy.calls == 0
+    assert net.backward(np.ones((2, 3))).shape == x.shape and Spy.calls == 1
+    w_grad = net.grads["1.weight"].copy()
+    net.backward(np.ones((2, 3)), need_input_grad=False)
+    np.testing.assert_array_equal(net.grads["1.weight"], w_grad)
 
 
 def test_mlp_learns_xor_to_100_percent():

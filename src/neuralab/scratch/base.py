@@ -114,10 +114,15 @@ class Sequential(Module):
         return x
 
     def backward(self, dout: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
-        for i in range(len(self.layers) - 1, -1, -1):
-            need = need_input_grad or i > 0
-            dout = self.layers[i].backward(dout, need_input_grad=need)
-        return dout
+        """Chain rule from the last layer to the first. Without ``need_input_grad`` it stops
+        at the first layer that has parameters, which then skips its own input gradient."""
+        stop = 0
+        if not need_input_grad:
+            stop = next((i for i, layer in enumerate(self.layers) if layer.params),
+                        len(self.layers))
+        for i in range(len(self.layers) - 1, stop - 1, -1):
+            dout = self.layers[i].backward(dout, need_input_grad=need_input_grad or i > stop)
+        return dout if need_input_grad else None
 
     def __iter__(self) -> Iterator[Module]:
         return iter(self.layers)

@@ -34,14 +34,21 @@ def out_size(size: int, k: int, s: int, p: int) -> int:
 
 
 def im2col(x: np.ndarray, kh: int, kw: int, stride: int, padding: int,
-           pad_value: float = 0.0) -> np.ndarray:
-    """``x [N, C, H, W] -> cols [C*kh*kw, N*Ho*Wo]`` (see the module docstring)."""
+           pad_value: float = 0.0, out: np.ndarray | None = None) -> np.ndarray:
+    """``x [N, C, H, W] -> cols [C*kh*kw, N*Ho*Wo]`` (see the module docstring).
+
+    ``out``: an optional buffer of that shape and ``x``'s dtype to write into.
+    """
     n, c, h, w = x.shape
     ho, wo = out_size(h, kh, stride, padding), out_size(w, kw, stride, padding)
     if padding:
         x = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)),
                    constant_values=pad_value)
-    cols = np.empty((c, kh, kw, n, ho, wo), dtype=x.dtype)
+    shape6 = (c, kh, kw, n, ho, wo)
+    if out is not None and out.shape == (c * kh * kw, n * ho * wo) and out.dtype == x.dtype:
+        cols = out.reshape(shape6)
+    else:
+        cols = np.empty(shape6, dtype=x.dtype)
     he, we = stride * (ho - 1) + 1, stride * (wo - 1) + 1
     for i in range(kh):
         for j in range(kw):
@@ -117,7 +124,10 @@ class Conv2d(Module):
         ho = out_size(h, kh, self.stride, self.padding)
         wo = out_size(w, kw, self.stride, self.padding)
         self._x_shape = x.shape
-        self._cols = im2col(x, kh, kw, self.stride, self.padding)
+        # The column buffer is reused while the input shape stays the same: allocating
+        # (and page-faulting) tens of MB on every call costs as much as filling them.
+        self._cols = im2col(x, kh, kw, self.stride, self.padding,
+                            out=getattr(self, "_cols", None))
         wmat = self.params["weight"].reshape(self.out_channels, -1)
         y = wmat @ self._cols                                   # [F, N*Ho*Wo]
         y += self.params["bias"][:, None]

@@ -1,7 +1,9 @@
 """Fully connected layer, element-wise activations, softmax and flatten.
 
-Shapes: ``S`` samples, ``M`` input features, ``N`` output features. Backward formulas use
-``dY = dL/dY`` (the ``dout`` argument) and ``*`` for the element-wise product.
+Shapes: ``S`` samples, ``M`` input features, ``N`` output features. The activations
+(ReLU, ELU, Sigmoid, Tanh) are element-wise and accept any shape; their output and
+gradient have the input's shape and dtype. Backward formulas use ``dY = dL/dY`` (the
+``dout`` argument) and ``*`` for the element-wise product.
 """
 
 from __future__ import annotations
