@@ -118,14 +118,32 @@ def test_wrong_shapes_raise_a_clear_error():
         LayerNormModule(3)(torch.randn(2, 2))
 
 
-def test_gradcheck_rows_report_tiny_errors():
+def test_gradcheck_rows_report_tiny_errors_in_the_scratch_table_format():
     rows = gradcheck_rows()
-    assert [r["name"] for r in rows] == [
-        f"{impl} {g}"
+    assert [(r["name"], r["tensor"]) for r in rows] == [
+        (impl, tensor)
         for impl in ("LayerNormModule", "LayerNormFunction")
-        for g in ("dL/dx", "dL/dgamma", "dL/dbeta")
+        for tensor in ("x", "gamma", "beta")
     ]
+    assert [r["size"] for r in rows] == [24, 6, 6] * 2
     for row in rows:
         assert row["passed"] is True
-        assert row["rel_error"] < 1e-7
+        assert row["checked"] == row["size"]
+        assert row["rel_error"] < 1e-8
+        assert row["max_elem_error"] < 1e-7
         assert row["max_abs_error"] < 1e-8
+
+
+def test_gradcheck_rows_catch_a_wrong_backward(monkeypatch):
+    correct_backward = LayerNormFunction.backward
+
+    def broken_backward(ctx, grad_output):
+        grads = list(correct_backward(ctx, grad_output))
+        grads[0] = grads[0] * 1.01 if grads[0] is not None else None
+        return tuple(grads)
+
+    monkeypatch.setattr(LayerNormFunction, "backward", staticmethod(broken_backward))
+    rows = {(r["name"], r["tensor"]): r for r in gradcheck_rows()}
+    assert not rows["LayerNormFunction", "x"]["passed"]
+    assert rows["LayerNormFunction", "x"]["rel_error"] > 1e-3
+    assert rows["LayerNormModule", "x"]["passed"]

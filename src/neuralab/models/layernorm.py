@@ -191,15 +191,20 @@ def _numeric_grads(f, tensors: list[torch.Tensor], h: float = 1e-6) -> list[torc
 def gradcheck_rows(
     n_rows: int = 4, n_neurons: int = 6, seed: int = 0, tol: float = 1e-7
 ) -> list[dict]:
-    """Check the layer-norm gradients numerically, one row per implementation and input.
+    """Check the layer-norm gradients numerically: one row per implementation and tensor.
 
-    For a random ``[n_rows, n_neurons]`` float64 input and the loss
-    ``L = sum(y * R)`` (fixed random ``R``), compares the analytic gradients of ``x``,
-    ``gamma``, ``beta`` with central differences and also runs ``torch.autograd.gradcheck``.
+    For a random ``[n_rows, n_neurons]`` float64 input and the loss ``L = sum(y * R)``
+    (fixed random ``R``), compares the analytic gradients (``a``) of ``x``, ``gamma`` and
+    ``beta`` with central differences (``n``, step 1e-6), and runs
+    ``torch.autograd.gradcheck`` on the same inputs.
 
-    Returns dicts with keys ``name`` (e.g. ``"LayerNormFunction dL/dx"``), ``rel_error``
-    (max over elements of ``|a - n| / max(1e-8, |a| + |n|)``), ``max_abs_error`` and
-    ``passed`` (``rel_error < tol`` and gradcheck succeeded).
+    Rows use the NumPy engine's gradcheck format (``neuralab.scratch``): ``name``
+    (``LayerNormModule`` = autograd, ``LayerNormFunction`` = hand-written backward),
+    ``tensor`` (``x``, ``gamma``, ``beta``), ``rel_error`` = ``||a - n|| / (||a|| + ||n||)``,
+    ``max_elem_error`` = ``max_i |a_i - n_i| / max(|a_i| + |n_i|, 1e-8)``, ``checked`` and
+    ``size`` (elements compared / in the tensor), ``max_abs_error`` = ``max_i |a_i - n_i|``,
+    and ``passed`` (``rel_error < tol`` and
+    ``gradcheck`` succeeded).
     """
     gen = torch.Generator().manual_seed(seed)
     x0 = torch.randn(n_rows, n_neurons, generator=gen, dtype=torch.float64) * 2 + 3
@@ -216,19 +221,25 @@ def gradcheck_rows(
         x, gamma, beta = (t.clone().requires_grad_(True) for t in (x0, gamma0, beta0))
         (fn(x, gamma, beta) * weights).sum().backward()
         analytic = [x.grad, gamma.grad, beta.grad]
+
         def loss(fn=fn, x=x, gamma=gamma, beta=beta):
             return (fn(x, gamma, beta) * weights).sum()
 
         with torch.no_grad():
             numeric = _numeric_grads(loss, [x, gamma, beta])
         ok = torch.autograd.gradcheck(fn, (x, gamma, beta), raise_exception=False)
-        for label, a, n in zip(("dL/dx", "dL/dgamma", "dL/dbeta"), analytic, numeric, strict=True):
-            rel = ((a - n).abs() / (a.abs() + n.abs()).clamp_min(1e-8)).max().item()
+        for tensor, a, n in zip(("x", "gamma", "beta"), analytic, numeric, strict=True):
+            rel = ((a - n).norm() / (a.norm() + n.norm()).clamp_min(1e-12)).item()
+            elem = ((a - n).abs() / (a.abs() + n.abs()).clamp_min(1e-8)).max().item()
             rows.append(
                 {
-                    "name": f"{impl_name} {label}",
+                    "name": impl_name,
+                    "tensor": tensor,
                     "rel_error": rel,
+                    "max_elem_error": elem,
                     "max_abs_error": (a - n).abs().max().item(),
+                    "checked": a.numel(),
+                    "size": a.numel(),
                     "passed": bool(ok and rel < tol),
                 }
             )
