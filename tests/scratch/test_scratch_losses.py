@@ -89,3 +89,5 @@ def test_squared_error_is_a_sum_and_shapes_are_checked():
         se.forward(x, t[:1])
     with pytest.raises(NeuralabError):
         SoftmaxCrossEntropy().forward(x, np.ones((2, 3)))
+    with pytest.raises(NeuralabError):
+        SoftmaxCrossEntropy().forward(x, np.array([0, 2]))

@@ -73,6 +73,9 @@ class SoftmaxCrossEntropy(Loss):
         t = np.asarray(targets)
         s = scores.shape[0]
         if _is_labels(t):
+            if t.shape[0] != s or (s and (t.min() < 0 or t.max() >= scores.shape[1])):
+                raise NeuralabError(f"need {s} integer labels in [0, {scores.shape[1]}) for "
+                                    f"scores of shape {scores.shape}, got {t.shape[0]} labels")
             self._labels, self._y = t, None
             return float(-z[np.arange(s), t].sum() / s)
         y = as_target_matrix(t, scores)
