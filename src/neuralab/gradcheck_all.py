@@ -1,7 +1,7 @@
 """``neuralab gradcheck``: every hand-written backward in the package, checked numerically.
 
 Two sources of rows: the NumPy engine's modules and models (:func:`neuralab.scratch.check_all`,
-central differences in float64) and the custom LayerNorm (module and autograd.Function,
+five-point finite differences in float64) and the custom LayerNorm (module and autograd.Function,
 :func:`neuralab.models.layernorm.gradcheck_rows`: ``torch.autograd.gradcheck`` in float64 over
 every element, plus the largest deviation from autograd's own gradient).
 """
