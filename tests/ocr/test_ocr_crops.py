@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from PIL import Image
+from skimage.measure import euler_number
 
 from neuralab.errors import NeuralabError
 from neuralab.ocr import EMNIST, CropSpec, find_letters, normalize_crops, render_page
@@ -100,3 +102,16 @@ def test_crops_of_a_page_look_like_emnist():
     assert 0.07 < ink.mean() < 0.3
     widths = [stroke_width(c > 0.5) for c in crops]
     assert 2.0 <= np.median(widths) <= 4.0
+
+
+@pytest.mark.parametrize("char_px,zoom", [(30, 1), (24, 4), (20, 6)])
+def test_small_counters_survive(char_px, zoom):
+    """The holes of A, 4, 8, 0, B... stay open in the crops, also when a big photo is
+    detected at a reduced working resolution."""
+    page = render_page("A4 8 0B 6 9 D P O Q R", seed=0, char_px=char_px)
+    h, w = page.image.shape[:2]
+    image = np.asarray(Image.fromarray(page.image).resize((w * zoom, h * zoom), Image.BICUBIC))
+    boxes, bw = find_letters(image)
+    crops = normalize_crops(bw, boxes)
+    assert len(crops) == 12
+    assert all(euler_number(c > 0.5, connectivity=2) <= 0 for c in crops)

@@ -9,7 +9,7 @@ photos). :class:`CropSpec` describes such a target; :func:`normalize_crops` turn
 boxes into ``[N, size, size]`` floats:
 
 1. the ink inside the box, keeping only components that lie inside it (a neighbour's
-   overhanging stroke is dropped);
+   overhanging stroke is dropped) and are not specks (under 3% of the largest);
 2. reduced to a working copy ``4 * inner`` px tall/wide (``inner = size - 2 * margin``);
 3. stroke width (ink area / skeleton length) set to ``stroke`` output px: thin strokes are
    dilated, very thick ones redrawn from the skeleton;
@@ -113,6 +113,9 @@ def character_mask(ink: np.ndarray, box: np.ndarray) -> np.ndarray:
             continue
         a1, b1, a2, b2 = sl[0].start + Y1, sl[1].start + X1, sl[0].stop + Y1, sl[1].stop + X1
         keep[k] = a1 >= y1 - tol and b1 >= x1 - tol and a2 <= y2 + tol and b2 <= x2 + tol
+    if keep.any():  # specks: under 3% of the largest piece kept
+        area = np.bincount(lab.ravel(), minlength=n + 1)
+        keep &= area >= 0.03 * area[keep].max()
     mask = keep[lab][y1 - Y1 : y2 - Y1, x1 - X1 : x2 - X1]
     if not mask.any():  # nothing lies wholly inside: fall back to all the ink in the box
         mask = window[y1 - Y1 : y2 - Y1, x1 - X1 : x2 - X1].copy()

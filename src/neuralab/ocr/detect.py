@@ -58,6 +58,8 @@ class DetectParams:
     merge_max_height: float = 1.6  # ... if the merged box is at most this * h tall
     split_aspect: float | None = 1.6  # try to split boxes this many heights wide (0: never)
     remove_rules: bool = True  # erase ruled lines / margin lines spanning the page
+    shape_char_px: float = 64  # bw/crops: re-threshold at up to input res for this char height
+    shape_threshold: float = 0.6  # ... at this fraction of the stroke threshold
 
 
 @dataclass
@@ -98,7 +100,8 @@ def detect(image: np.ndarray, params: DetectParams | None = None) -> Detection:
     while True:
         gray = working_gray(image, side)
         h, w = gray.shape
-        mask = ink_mask(gray, p)
+        ink, high = ink_mask(gray, p)
+        mask = ndi.binary_closing(ink, structure=np.ones((3, 3), bool), border_value=0) | ink
         boxes, areas = components(mask)
         boxes, char_h = select_characters(boxes, areas, mask, p)
         if char_h * max(H, W) / max(h, w) < p.min_height_px:  # specks of noise, not writing
@@ -120,7 +123,7 @@ def detect(image: np.ndarray, params: DetectParams | None = None) -> Detection:
     full[:, 3] = np.ceil(boxes[:, 3] * sx)
     full[:, [0, 2]] = np.clip(full[:, [0, 2]], 0, H)
     full[:, [1, 3]] = np.clip(full[:, [1, 3]], 0, W)
-    bw = _upsample_mask(mask, (H, W))
+    bw = _upsample_mask(shape_mask(image, ink, char_h, high, p), (H, W))
     return Detection(full, bw, float(char_h * sy), boxes, mask)
 
 
@@ -146,21 +149,45 @@ def ink_darkness(gray: np.ndarray, sigma: float = 1.0) -> np.ndarray:
     return ((paper - g) / paper).astype(np.float32)
 
 
-def ink_mask(gray: np.ndarray, p: DetectParams) -> np.ndarray:
-    """Boolean ``[h, w]`` ink mask of a working-resolution grayscale page."""
+def ink_mask(gray: np.ndarray, p: DetectParams) -> tuple[np.ndarray, float]:
+    """Boolean ``[h, w]`` ink mask of a working-resolution grayscale page, and the darkness
+    threshold that strokes reach (``high``; its hysteresis partner is ``high / 2``)."""
     d = ink_darkness(gray, p.sigma)
     med = float(np.median(d))
     noise = 1.4826 * float(np.median(np.abs(d - med)))
     dc = np.clip(d, 0.0, 1.0)
     if float(dc.max()) < p.min_contrast:
-        return np.zeros(d.shape, dtype=bool)
+        return np.zeros(d.shape, dtype=bool), p.min_contrast
     otsu = float(filters.threshold_otsu(dc))
     high = max(otsu, med + 5.0 * noise, p.min_contrast)
     low = max(0.5 * high, med + 3.0 * noise, 0.5 * p.min_contrast)
     mask = filters.apply_hysteresis_threshold(d, low, high)
     if p.remove_rules:
         mask = remove_rules(mask)
-    return ndi.binary_closing(mask, structure=np.ones((3, 3), bool), border_value=0) | mask
+    return mask, high
+
+
+def shape_mask(
+    image: np.ndarray, ink: np.ndarray, char_h: float, high: float, p: DetectParams
+) -> np.ndarray:
+    """The ink mask that ``bw`` shows and crops are cut from: strokes with their holes.
+
+    Detection joins strokes generously (hysteresis, closing), which can fill the small
+    counter of an A or a 4. When characters are under ``shape_char_px`` working px tall and
+    the input has more pixels, the page is thresholded again (at ``shape_threshold * high``,
+    no closing) at a resolution giving them that height; otherwise the unclosed detection
+    mask ``ink`` is used.
+    """
+    H, W = image.shape[:2]
+    h, w = ink.shape
+    if not char_h or not p.shape_char_px:
+        return ink
+    side = min(max(H, W), int(max(h, w) * p.shape_char_px / char_h))
+    if side < 1.15 * max(h, w):
+        return ink
+    d = ink_darkness(working_gray(image, side), p.sigma)
+    shape = d > p.shape_threshold * high
+    return remove_rules(shape) if p.remove_rules else shape
 
 
 def components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -2,7 +2,8 @@
 
 ``python -m neuralab.ocr.docs [OUT_DIR] [--data-dir DIR]`` writes the failure examples and,
 when the hw5 photos are found under ``DIR/hw5`` (default ``$NEURALAB_DATA``), the photos
-with their detected boxes (``<name>_boxes.png``, hw5 Q4.3), and prints what it found.
+with their detected boxes (``<name>_boxes.png``, hw5 Q4.3) and their normalised crops
+(``<name>_crops.png``), and prints what it found.
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
+from neuralab.ocr.crops import EMNIST, normalize_crops
 from neuralab.ocr.detect import detect
 from neuralab.ocr.draw import draw_boxes
 from neuralab.ocr.failures import failure_examples
@@ -40,8 +45,27 @@ def photo_boxes(photo: str | Path, out_dir: str | Path) -> PhotoBoxes:
     det = detect(image)
     seconds = time.perf_counter() - t
     lines = group_lines(det.boxes, det.char_height or None)
+    order = np.concatenate(lines) if lines else np.zeros(0, np.int64)
+    crops_preview(
+        normalize_crops(det.bw, det.boxes[order], EMNIST), Path(out_dir) / f"{photo.stem}_crops.png"
+    )
     path = draw_boxes(image, det.boxes, Path(out_dir) / f"{photo.stem}_boxes.png", max_side=1000)
     return PhotoBoxes(photo.name, path, [len(ln) for ln in lines], seconds)
+
+
+def crops_preview(crops: np.ndarray, path: Path, per_row: int = 20, zoom: int = 2) -> Path:
+    """Save ``[N, s, s]`` crops (reading order) as one grid image, white on black."""
+    n, s = len(crops), crops.shape[1]
+    rows = max(1, -(-n // per_row))
+    grid = np.zeros((rows * (s + 2), per_row * (s + 2)), np.float32)
+    for i, c in enumerate(crops):
+        r, k = divmod(i, per_row)
+        grid[r * (s + 2) + 1 : r * (s + 2) + 1 + s, k * (s + 2) + 1 : k * (s + 2) + 1 + s] = c
+    im = Image.fromarray((grid * 255).astype(np.uint8))
+    im = im.resize((im.width * zoom, im.height * zoom), Image.NEAREST)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    im.save(path)
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
