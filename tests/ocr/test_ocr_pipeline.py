@@ -122,3 +122,12 @@ def test_failure_examples_fail_as_documented(tmp_path):
     assert examples["touching"].found < examples["touching"].expected  # merged
     assert examples["cursive"].found < examples["cursive"].expected  # one blob per word
     assert examples["broken"].found > examples["broken"].expected  # split in two
+
+
+def test_docs_images_regenerate(tmp_path, capsys):
+    from neuralab.ocr.docs import main
+
+    assert main([str(tmp_path), "--data-dir", str(tmp_path / "no-data")]) == 0
+    out = capsys.readouterr().out
+    assert "01_list.jpg: not found" in out
+    assert {p.name for p in tmp_path.iterdir()} == {"touching.png", "broken.png", "cursive.png"}

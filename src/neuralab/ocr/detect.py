@@ -14,10 +14,13 @@ resolution that makes them about ``target_char_px`` tall, upsampling small image
    joins hairline gaps, then 8-connected components;
 5. the typical character height is the ink-weighted median component height; page edges,
    ruled lines, specks and punctuation are discarded relative to it;
-6. pieces of one broken character (a detached bar, the dot of an i) are merged when their
-   boxes overlap heavily in x and the union stays one character tall;
+6. pieces of one broken character (a detached bar, a stroke broken by the pen) are merged
+   when their boxes overlap heavily in x and the union stays one character tall;
 7. boxes much wider than a character are cut at a thin ink valley (touching characters,
    see :mod:`neuralab.ocr.split`).
+
+``bw`` is not the joined detection mask but a finer one (:func:`shape_mask`) in which the
+small counters of A, 4 or B stay open, since crops for the classifier are cut from it.
 
 Boxes are ``[y1, x1, y2, x2]`` integer rows in the *input image's* pixel coordinates,
 half-open like ``regionprops.bbox`` and slicing: ``image[y1:y2, x1:x2]`` is the character.
@@ -79,7 +82,9 @@ class Detection:
     work_mask: np.ndarray
 
 
-def find_letters(image: np.ndarray, params: DetectParams | None = None):
+def find_letters(
+    image: np.ndarray, params: DetectParams | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Locate the characters of a handwritten page.
 
     ``image``: ``[H, W]``, ``[H, W, 3]`` or ``[H, W, 4]``, uint8 or float in [0, 1].
