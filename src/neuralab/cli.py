@@ -142,9 +142,18 @@ def cmd_run(args, extra: list[str]) -> int:
         if not (resume_dir / "config.json").exists():
             raise NeuralabError(f"--resume {resume_dir}: not a run folder (no config.json)")
     rank = int(os.environ.get("RANK", "0"))
-    run_dir, doc = run_experiment(exp, config, seed=args.seed, device=args.device,
-                                  data_dir=args.data_dir, out_root=args.out,
-                                  resume_dir=resume_dir, rank=rank)
+    try:
+        run_dir, doc = run_experiment(exp, config, seed=args.seed, device=args.device,
+                                      data_dir=args.data_dir, out_root=args.out,
+                                      resume_dir=resume_dir)
+    except RuntimeError as err:  # a collective failed: another rank died or timed out
+        if "WORLD_SIZE" not in os.environ:
+            raise
+        text = str(err).strip()
+        first = text.splitlines()[0][:200] if text else type(err).__name__
+        raise NeuralabError(f"rank {rank}: distributed training failed ({first}); the last "
+                            "checkpoint is intact: resume with --resume and the same --nproc"
+                            ) from None
     if rank == 0:
         met = {True: "met", False: "MISSED", None: "n/a"}[doc["met"]]
         value = doc["value"]

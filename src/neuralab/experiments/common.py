@@ -8,17 +8,29 @@ from typing import Any
 import numpy as np
 import torch
 
+from neuralab.errors import NeuralabError
 from neuralab.experiments.registry import RunResult
 from neuralab.train import TensorLoader, Trainer, compute_loss_and_accuracy, predict
+from neuralab.train.distributed import current
 from neuralab.viz import confusion_matrix, plot_confusion, plot_curves, top_confusions
 from neuralab.viz.confusion import per_class_accuracy
 
 
 def split_loader(split, batch_size: int, *, train: bool, seed: int, device: str,
                  transform=None, eval_transform=None) -> TensorLoader:
-    """A :class:`TensorLoader` over a dataset split (uint8 images stay uint8 until batched)."""
-    return TensorLoader(split.images, split.labels, batch_size, shuffle=train, drop_last=False,
-                        seed=seed, device=device,
+    """A :class:`TensorLoader` over a dataset split (uint8 images stay uint8 until batched).
+
+    ``batch_size`` is the global batch: under DDP each of the W ranks draws ``batch_size / W``
+    samples of its shard per step (training shards are padded to equal length, evaluation
+    shards are not, so all-reduced metrics count every sample exactly once).
+    """
+    info = current()
+    if train and batch_size % info.world_size:
+        raise NeuralabError(f"batch_size {batch_size} is not divisible by the "
+                            f"{info.world_size} DDP processes")
+    per_rank = batch_size // info.world_size if train else batch_size
+    return TensorLoader(split.images, split.labels, per_rank, shuffle=train, drop_last=False,
+                        seed=seed, device=device, rank=info.rank, world_size=info.world_size,
                         transform=transform if train else (eval_transform or transform))
 
 

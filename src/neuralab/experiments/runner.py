@@ -24,6 +24,7 @@ from neuralab.errors import NeuralabError
 from neuralab.experiments.config import config_to_dict
 from neuralab.experiments.registry import Experiment, RunResult
 from neuralab.io import read_json, write_csv, write_json
+from neuralab.train import distributed
 
 
 @dataclass
@@ -101,26 +102,30 @@ def command_line() -> str:
 def run_experiment(exp: Experiment, config: Any, *, seed: int = 0, device: str = "auto",
                    data_dir: str | Path | None = None, out_root: str | Path = "runs",
                    resume_dir: Path | None = None, command: str | None = None,
-                   rank: int = 0) -> tuple[Path, dict]:
+                   ) -> tuple[Path, dict]:
     """Run ``exp`` with ``config`` and write its run folder; returns (folder, metrics document).
 
     With ``resume_dir`` the run continues in that folder with the config saved there.
-    Only ``rank`` 0 writes files (the others run the same code under DDP).
+    Under torchrun every rank runs this; they join one process group, share rank 0's run
+    folder, and only rank 0 writes files.
     """
     out_root = Path(out_root)
-    is_main = rank == 0
+    device = distributed.local_device(system.resolve_device(device))
+    dist_info = distributed.init_from_env(device)
+    is_main = dist_info.is_main
     if resume_dir is not None:
         saved = read_json(resume_dir / "config.json")
         config = dataclasses.replace(exp.make_config(), **saved["config"])
         seed, run_dir = saved["seed"], resume_dir
     else:
-        run_dir = new_run_dir(out_root, exp.name) if is_main else out_root / exp.name / "_rank"
-    device = system.resolve_device(device)
+        run_dir = distributed.broadcast_object(new_run_dir(out_root, exp.name) if is_main
+                                               else None)
     command = command or command_line()
     if is_main:
         write_json(run_dir / "config.json", {
             "experiment": exp.name, "config": config_to_dict(config), "seed": seed,
             "device": device, "data_dir": str(data_dir) if data_dir else None, "command": command,
+            "world_size": dist_info.world_size,
         })
     system.seed_everything(seed)
     ctx = RunContext(name=exp.name, out_dir=run_dir, seed=seed, device=device,
@@ -161,6 +166,7 @@ def metrics_document(exp: Experiment, result: RunResult, ctx: RunContext, wall: 
         "data": ctx.data_sources,
         "seed": ctx.seed,
         "device": ctx.device,
+        "world_size": distributed.current().world_size,
         "command": command,
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "config": config_to_dict(config),

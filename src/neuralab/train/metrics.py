@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 import torch
 import torch.nn.functional as F
 
-from neuralab.train.distributed import all_reduce_sum
+from neuralab.train.distributed import all_gather_object, all_reduce_sum
 
 
 @torch.no_grad()
@@ -41,7 +41,11 @@ def compute_loss_and_accuracy(loader: Iterable, model: torch.nn.Module,
 @torch.no_grad()
 def predict(loader: Iterable, model: torch.nn.Module,
             device: str | torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(predicted class, true label) for every sample of ``loader``, on the CPU."""
+    """(predicted class, true label) for every sample of ``loader``, on the CPU.
+
+    Under DDP each rank predicts its shard and the shards are gathered, so every rank
+    returns the predictions for the whole split (in rank order, not the split's order).
+    """
     was_training = model.training
     model.eval()
     device = device or next(model.parameters()).device
@@ -50,4 +54,5 @@ def predict(loader: Iterable, model: torch.nn.Module,
         preds.append(model(x.to(device)).argmax(1).cpu())
         labels.append(y.cpu())
     model.train(was_training)
-    return torch.cat(preds), torch.cat(labels)
+    shards = all_gather_object((torch.cat(preds), torch.cat(labels)))
+    return torch.cat([p for p, _ in shards]), torch.cat([y for _, y in shards])

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from neuralab.errors import NeuralabError
 from neuralab.progress import progress
 from neuralab.train import checkpoint as ckpt
-from neuralab.train.distributed import DistInfo, all_reduce_sum, current
+from neuralab.train.distributed import DistInfo, all_gather_object, all_reduce_sum, barrier, current
 from neuralab.train.metrics import compute_loss_and_accuracy
 
 
@@ -194,6 +194,9 @@ class Trainer:
     def state_dict(self) -> dict[str, Any]:
         loader_state = (self.train_loader.state_dict()
                         if hasattr(self.train_loader, "state_dict") else None)
+        # every rank has its own RNG and augmentation generator: rank 0 saves all of them
+        per_rank = all_gather_object({"rng": ckpt.rng_state(), "loader": loader_state,
+                                      "sums": self._sums.cpu()})
         return {
             "step": self.step, "epoch": self.epoch, "history": self.history,
             "best_val_loss": self.best_val_loss, "evals_since_best": self.evals_since_best,
@@ -201,14 +204,18 @@ class Trainer:
             "elapsed_s": self.elapsed_s + time.perf_counter() - self._t0,
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
-            "scaler": self.scaler.state_dict(), "loader": loader_state,
-            "running_sums": self._sums.cpu(), "rng": ckpt.rng_state(),
+            "scaler": self.scaler.state_dict(), "per_rank": per_rank,
             "world_size": self.dist.world_size,
         }
 
     def save(self) -> None:
-        if self.checkpoint_dir is not None and self.dist.is_main:
-            ckpt.save_checkpoint(self.checkpoint_dir, self.module, self.state_dict())
+        """Checkpoint (rank 0 writes; every rank takes part because states are gathered)."""
+        if self.checkpoint_dir is None:
+            return
+        state = self.state_dict()
+        if self.dist.is_main:
+            ckpt.save_checkpoint(self.checkpoint_dir, self.module, state)
+        barrier()
 
     def restore(self) -> bool:
         """Load the checkpoint in ``checkpoint_dir`` if there is one; True when resumed."""
@@ -227,10 +234,11 @@ class Trainer:
         if self.scheduler is not None and state["scheduler"] is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
-        if state["loader"] is not None:
-            self.train_loader.load_state_dict(state["loader"])
-        self._sums = state["running_sums"].to(self.device)
-        ckpt.set_rng_state(state["rng"])
+        mine = state["per_rank"][self.dist.rank]
+        if mine["loader"] is not None:
+            self.train_loader.load_state_dict(mine["loader"])
+        self._sums = mine["sums"].to(self.device)
+        ckpt.set_rng_state(mine["rng"])
         self.log(f"resumed from {found} at step {self.step} (epoch {self.epoch})")
         return True
 
