@@ -1,7 +1,5 @@
 """find_letters on synthetic pages with known boxes, blank pages, layouts and big photos."""
 
-import time
-
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
@@ -9,7 +7,7 @@ from PIL import Image, ImageDraw
 from neuralab.ocr import FontGlyphs, find_letters, group_lines, render_page
 from neuralab.ocr.detect import detect
 
-from .ocr_helpers import line_count_error, match_rates
+from .ocr_helpers import line_count_error, match_rates, timed
 
 TEXT = "THE QUICK BROWN FOX\nJUMPS OVER 13 LAZY\nDOGS AT 4PM 2024\nHELLO WORLD 567890"
 
@@ -144,9 +142,7 @@ def test_very_large_photo_is_fast_and_boxes_map_back():
     h, w = page.image.shape[:2]
     big = np.asarray(Image.fromarray(page.image).resize((6000, 4000), Image.BILINEAR))
     find_letters(big[:64, :64])  # warm up imports
-    t = time.perf_counter()
-    det = detect(big)
-    elapsed = time.perf_counter() - t
+    det, elapsed = timed(detect, big)
     assert elapsed < 2.0, f"{elapsed:.2f} s for a 6000x4000 photo"
     assert max(det.work_mask.shape) <= 1600
     truth = np.round(page.boxes * np.array([4000 / h, 6000 / w, 4000 / h, 6000 / w]))

@@ -1,7 +1,5 @@
 """The hw5 handout photos (``$NEURALAB_DATA/hw5``) and a page of real EMNIST handwriting."""
 
-import time
-
 import numpy as np
 import pytest
 
@@ -10,7 +8,7 @@ from neuralab.ocr.detect import detect
 from neuralab.ocr.lines import assemble_text, word_breaks
 
 from .ocr_ground_truth import ALPHABET, PHOTOS, line_chars
-from .ocr_helpers import line_count_error, match_rates
+from .ocr_helpers import line_count_error, match_rates, timed
 
 
 @pytest.fixture(scope="module")
@@ -23,9 +21,8 @@ def _detect(hw5_dir, name, cache):
         pytest.skip(f"{name} is not in {hw5_dir}")
     if name not in cache:
         image = load_image(hw5_dir / name)
-        t = time.perf_counter()
-        det = detect(image)
-        cache[name] = (image, det, time.perf_counter() - t)
+        det, seconds = timed(detect, image)
+        cache[name] = (image, det, seconds)
     return cache[name]
 
 
