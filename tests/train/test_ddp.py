@@ -94,3 +94,16 @@ def test_two_node_rendezvous_on_one_machine(tmp_path):
     codes = [n.wait(timeout=120) for n in nodes]
     assert codes == [0, 0], [n.stderr.read()[-2000:] for n in nodes]
     assert _result(tmp_path)["world_size"] == 2
+
+
+def test_cli_nproc_runs_an_experiment_and_only_rank_0_writes(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "neuralab", "run", "digits-mlp-torch",
+                          "--nproc", "2", "--out", str(tmp_path), "--device", "cpu",
+                          "--set", "epochs=3"], capture_output=True, text=True, timeout=180,
+                         cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    (run_dir,) = (tmp_path / "digits-mlp-torch").iterdir()  # one folder, not one per rank
+    doc = json.loads((run_dir / "metrics.json").read_text())
+    assert doc["world_size"] == 2 and doc["metrics"]["epochs"] == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["digits-mlp-torch"]
+    assert run.stdout.count("digits-mlp-torch: test_accuracy") == 1  # rank 0 reports
