@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from neuralab.ocr import FontGlyphs, find_letters, group_lines, render_page
+from neuralab.ocr import FontGlyphs, find_letters, group_lines, load_image, render_page
 from neuralab.ocr.detect import detect
 
 from .ocr_helpers import line_count_error, match_rates, timed
@@ -183,3 +183,16 @@ def test_page_photographed_on_a_dark_table():
     boxes, _ = find_letters(photo)
     recall, precision = match_rates(boxes, page.boxes + np.array([150, 200, 150, 200]))
     assert recall >= 0.95 and precision >= 0.95, (recall, precision)
+
+
+@pytest.mark.parametrize(
+    "mode,suffix", [("RGB", ".png"), ("L", ".png"), ("RGBA", ".png"), ("RGB", ".jpg")]
+)
+def test_saved_photo_round_trip(tmp_path, mode, suffix):
+    page = render_page(TEXT, seed=10, rotate=1.0)
+    path = tmp_path / f"page{suffix}"
+    Image.fromarray(page.image).convert(mode).save(path)
+    boxes, bw = find_letters(load_image(path))
+    recall, precision = match_rates(boxes, page.boxes)
+    assert recall >= 0.95 and precision >= 0.95
+    assert bw.shape == page.image.shape[:2]
