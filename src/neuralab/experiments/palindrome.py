@@ -1,0 +1,450 @@
+r"""Palindromes: how far back can a vanilla RNN and an LSTM remember?
+(UvA DL assignment 2 part 1, VISUM practical section 3.)
+
+The task: read the first T-1 digits of a random palindrome of length T and predict the last one,
+which equals the first, so the network must carry one digit over T-1 steps. The training follows
+the handout's boilerplate (``train.py``): RMSprop, learning rate 1e-3, batch 128, 128 hidden units,
+gradient-norm clipping at 10 (``--max_norm``), at most 10,000 steps (``--train_steps``), scalar
+digit inputs (``--input_dim 1``), cross-entropy on the last step only. One addition: training
+ends early once the accuracy on a fixed held-out set of palindromes has stayed at or above
+``plateau_accuracy`` for ``plateau_evals`` evaluations in a row (the step is recorded); the final
+accuracy is measured on ``test_batches`` batches of fresh palindromes from an independent seed.
+
+Naming: ``seq_length`` is T, the palindrome length *including* the target digit (what
+:class:`~neuralab.data.palindromes.PalindromeDataset` takes); the boilerplate's
+``--input_length`` is the number of digits fed in, T-1 (it builds
+``PalindromeDataset(input_length + 1)``).
+
+Experiments:
+
+- ``palindrome-rnn`` / ``palindrome-lstm``: one model at one length (default T=5, the handout's
+  sanity check: near-perfect accuracy with the default settings), with learning curves and the
+  :math:`\|\partial L/\partial h_t\|` profile.
+- ``palindrome-sweep``: both models over T = 5..40 and several seeds, each (model, T, seed) cell
+  saved under ``cells/`` as soon as it finishes, so ``--resume`` continues a cut-off sweep; the
+  accuracy-vs-length figure and the gradient-norm figure at T=20.
+
+``--set input_dim=10`` feeds one-hot digits instead of digit values (a variant, not the
+handout's default).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from neuralab.data.palindromes import NUM_CLASSES, PalindromeDataset
+from neuralab.errors import NeuralabError
+from neuralab.experiments.registry import RunResult, Target, experiment
+from neuralab.io import read_json, write_csv, write_json
+from neuralab.models.rnn import LSTM, VanillaRNN
+from neuralab.train.checkpoint import load_weights, save_weights
+from neuralab.viz import plot_curves
+from neuralab.viz.rnn import plot_accuracy_vs_length, plot_gradient_norms, summarize_by_length
+
+HANDOUT = "VISUM practical §3 / UvA DL assignment 2"
+MODELS: dict[str, type[torch.nn.Module]] = {"rnn": VanillaRNN, "lstm": LSTM}
+SANITY = ("UvA DL assignment 2 (2018) part 1: with the default parameters the vanilla RNN should "
+          "reach close to perfect accuracy on palindromes of length T=5")
+
+
+@dataclass
+class PalindromeTraining:
+    """The handout's training settings (boilerplate flag names) plus the early-exit rule."""
+
+    input_dim: int = 1  # 1: digit values as floats (handout default); 10: one-hot digits
+    num_hidden: int = 128
+    batch_size: int = 128
+    learning_rate: float = 1e-3  # RMSprop
+    train_steps: int = 10_000
+    max_norm: float = 10.0  # gradient-norm clipping
+    init: str = "kaiming_normal"
+    eval_every: int = 100  # steps between held-out evaluations
+    val_size: int = 1024  # fixed held-out palindromes for the early-exit rule
+    plateau_accuracy: float = 0.995
+    plateau_evals: int = 3  # evaluations in a row at >= plateau_accuracy end training
+    test_batches: int = 10  # final accuracy: this many fresh batches, independent seed
+    grad_batch: int = 512  # sequences averaged in the dL/dh_t profile
+    num_threads: int = 1  # CPU threads while training (small matrices: 1 is fastest); 0 = keep
+
+
+@dataclass
+class PalindromeConfig(PalindromeTraining):
+    seq_length: int = 5  # T, palindrome length including the target (= --input_length + 1)
+
+
+@dataclass
+class PalindromeSweepConfig(PalindromeTraining):
+    seq_lengths: tuple[int, ...] = (5, 10, 15, 20, 25, 30, 40)
+    models: tuple[str, ...] = ("rnn", "lstm")
+    seeds: int = 3  # cells use seeds ctx.seed, ctx.seed + 1, ...
+    grad_seq_length: int = 20  # length of the dL/dh_t figure (first seed's trained models)
+
+
+@dataclass
+class CellRun:
+    """One trained (model, T, seed): the table row, the learning curve and the model."""
+
+    row: dict[str, Any]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    model: torch.nn.Module | None = None
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def _stream_seed(seed: int, seq_length: int, stream: int) -> int:
+    """Independent data seeds per (seed, T) for training (0), held-out (1) and test (2) data;
+    the same for both models, so they see the same palindromes."""
+    return int(np.random.SeedSequence([seed, seq_length, stream]).generate_state(1)[0])
+
+
+def make_model(name: str, seq_length: int, seed: int, cfg: PalindromeTraining,
+               device: str = "cpu") -> torch.nn.Module:
+    """A fresh ``rnn``/``lstm`` for length ``seq_length``, initialised from ``seed``."""
+    if name not in MODELS:
+        raise NeuralabError(f"unknown palindrome model {name!r}; valid: {', '.join(MODELS)}")
+    if cfg.input_dim not in (1, NUM_CLASSES):
+        raise NeuralabError(f"input_dim must be 1 (digit values) or {NUM_CLASSES} (one-hot), "
+                            f"got {cfg.input_dim}")
+    torch.manual_seed(seed)
+    return MODELS[name](seq_length - 1, cfg.input_dim, cfg.num_hidden, NUM_CLASSES,
+                        init=cfg.init).to(device)
+
+
+def _dataset(seq_length: int, seed: int, stream: int, cfg: PalindromeTraining,
+             ) -> PalindromeDataset:
+    return PalindromeDataset(seq_length, seed=_stream_seed(seed, seq_length, stream),
+                             one_hot=cfg.input_dim == NUM_CLASSES, batch_size=cfg.batch_size)
+
+
+@contextlib.contextmanager
+def cpu_threads(n: int, device: str) -> Iterator[None]:
+    """Run with ``n`` torch CPU threads (restored afterwards); no-op for n=0 or a GPU."""
+    before = torch.get_num_threads()
+    if n > 0 and device == "cpu":
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]],
+             ) -> dict[str, float]:
+    """Mean cross-entropy and accuracy over fixed ``(x, y)`` batches."""
+    loss = correct = total = 0.0
+    for x, y in batches:
+        logits = model(x)
+        loss += F.cross_entropy(logits, y, reduction="sum").item()
+        correct += (logits.argmax(1) == y).sum().item()
+        total += len(y)
+    return {"loss": loss / total, "accuracy": correct / total}
+
+
+def _fixed_batches(data: PalindromeDataset, n_batches: int, batch_size: int,
+                   device: str) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    return [tuple(t.to(device) for t in data.batch(batch_size)) for _ in range(n_batches)]
+
+
+def train_model(model_name: str, seq_length: int, seed: int, cfg: PalindromeTraining,
+                device: str = "cpu", log: Callable[[str], None] | None = None) -> CellRun:
+    """Train one model on palindromes of length ``seq_length`` as the handout's ``train.py``
+    does (RMSprop, clipping, fresh batches every step), evaluate on held-out palindromes every
+    ``eval_every`` steps, stop at the accuracy plateau or after ``train_steps``, then measure the
+    test accuracy on fresh palindromes from an independent seed."""
+    start = time.perf_counter()
+    with cpu_threads(cfg.num_threads, device):
+        model = make_model(model_name, seq_length, seed, cfg, device)
+        optimizer = torch.optim.RMSprop(model.parameters(), lr=cfg.learning_rate)
+        train_data = _dataset(seq_length, seed, 0, cfg)
+        val = _fixed_batches(_dataset(seq_length, seed, 1, cfg), 1, cfg.val_size, device)
+        history: list[dict[str, Any]] = []
+        run_loss = run_correct = run_n = 0.0
+        streak, solved_step, diverged, step = 0, None, False, 0
+        while step < cfg.train_steps:
+            step += 1
+            x, y = (t.to(device) for t in train_data.batch(cfg.batch_size))
+            logits = model(x)
+            loss = F.cross_entropy(logits, y)  # the last step's prediction only
+            if not torch.isfinite(loss):
+                diverged = True
+                break
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=cfg.max_norm)
+            optimizer.step()
+            run_loss += loss.item() * len(y)
+            run_correct += (logits.detach().argmax(1) == y).sum().item()
+            run_n += len(y)
+            if step % cfg.eval_every == 0 or step == cfg.train_steps:
+                m = evaluate(model, val)
+                history.append({"step": step, "train_loss": run_loss / run_n,
+                                "train_accuracy": run_correct / run_n, "val_loss": m["loss"],
+                                "val_accuracy": m["accuracy"],
+                                "time_s": round(time.perf_counter() - start, 3)})
+                run_loss = run_correct = run_n = 0.0
+                if m["accuracy"] >= cfg.plateau_accuracy:
+                    streak += 1
+                    solved_step = solved_step or step
+                else:
+                    streak, solved_step = 0, None
+                if streak >= cfg.plateau_evals:
+                    break
+        test = _fixed_batches(_dataset(seq_length, seed, 2, cfg), cfg.test_batches,
+                              cfg.batch_size, device)
+        final = evaluate(model, test)
+    wall = time.perf_counter() - start
+    row = {"model": model_name, "seq_length": seq_length, "seed": seed,
+           "accuracy": round(final["accuracy"], 5), "test_loss": round(final["loss"], 5),
+           "steps": step, "stopped_early": streak >= cfg.plateau_evals,
+           "plateau_step": solved_step, "diverged": diverged, "wall_time_s": round(wall, 2)}
+    if log:
+        log(f"{model_name} T={seq_length} seed {seed}: accuracy {final['accuracy']:.4f} after "
+            f"{step} steps ({wall:.1f} s){' [diverged]' if diverged else ''}")
+    return CellRun(row=row, history=history, model=model)
+
+
+def hidden_gradient_norms(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
+                          ) -> np.ndarray:
+    r"""``[T-1]`` norms :math:`\|\partial \ell / \partial h_t\|` for t = 1..T-1, averaged over
+    the sequences of the batch (``ℓ`` is each sequence's own cross-entropy, so the numbers do
+    not shrink with the batch size). Leaves the model's ``.grad`` cleared."""
+    with torch.enable_grad():
+        logits, hidden = model(x, return_hidden=True)
+        loss = F.cross_entropy(logits, y, reduction="sum")
+        model.zero_grad(set_to_none=True)
+        loss.backward()
+        norms = torch.stack([h.grad.norm(dim=1).mean() for h in hidden])
+        model.zero_grad(set_to_none=True)
+    return norms.detach().cpu().double().numpy()
+
+
+def _gradient_profile(models: dict[str, torch.nn.Module], seq_length: int, seed: int,
+                      cfg: PalindromeTraining, device: str) -> dict[str, np.ndarray]:
+    """dL/dh_t norms of each trained model and of the same model at initialisation, on the
+    same fresh palindromes."""
+    x, y = (t.to(device) for t in _dataset(seq_length, seed, 3, cfg).batch(cfg.grad_batch))
+    out: dict[str, np.ndarray] = {}
+    with cpu_threads(cfg.num_threads, device):
+        for name, model in models.items():
+            out[f"{name} trained"] = hidden_gradient_norms(model, x, y)
+            out[f"{name} at init"] = hidden_gradient_norms(
+                make_model(name, seq_length, seed, cfg, device), x, y)
+    return out
+
+
+def _gradient_figure(profile: dict[str, np.ndarray], seq_length: int):
+    styles = {k: ("--" if k.endswith("at init") else "-o") for k in profile}
+    return plot_gradient_norms(profile, styles=styles,
+                               title=f"gradient reaching h_t, palindromes of length "
+                                     f"T={seq_length}")
+
+
+def _gradient_table(profile: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    steps = max(len(v) for v in profile.values())
+    return [{"t": t + 1, **{k.replace(" ", "_"): float(v[t]) for k, v in profile.items()}}
+            for t in range(steps)]
+
+
+def _record_data(ctx, what: str) -> None:
+    ctx.record_data({"name": "palindromes", "note": f"generated ({what})", "format": "generator",
+                     "checksum": f"numpy SeedSequence([seed, T, stream]); seed {ctx.seed}"})
+
+
+# ----------------------------------------------------------------------------- one length
+
+
+def _run_single(model_name: str, cfg: PalindromeConfig, ctx) -> RunResult:
+    _record_data(ctx, f"T={cfg.seq_length}")
+    cell = train_model(model_name, cfg.seq_length, ctx.seed, cfg, ctx.device, log=ctx.log)
+    row = cell.row
+    label = "vanilla RNN" if model_name == "rnn" else "LSTM"
+    ctx.save_plot(plot_curves(cell.history, splits=("train", "val", "test"),
+                              final={"test_accuracy": row["accuracy"]},
+                              title=f"{label}, palindromes of length T={cfg.seq_length}"),
+                  "curves")
+    profile = _gradient_profile({model_name: cell.model}, cfg.seq_length, ctx.seed, cfg,
+                                ctx.device)
+    ctx.save_plot(_gradient_figure(profile, cfg.seq_length), "grad_norms")
+    metrics = {k: row[k] for k in ("accuracy", "test_loss", "steps", "stopped_early",
+                                   "plateau_step", "diverged")}
+    metrics["train_time_s"] = row["wall_time_s"]
+    metrics["test_samples"] = cfg.test_batches * cfg.batch_size
+    verdict = (f"stopped at step {row['steps']} (held-out accuracy >= {cfg.plateau_accuracy} "
+               f"for {cfg.plateau_evals} evaluations)" if row["stopped_early"]
+               else f"ran the full {row['steps']} steps")
+    notes = (f"{label} on palindromes of length T={cfg.seq_length} (input: the first "
+             f"{cfg.seq_length - 1} digits, {'one-hot' if cfg.input_dim > 1 else 'digit values'})"
+             f": test accuracy {row['accuracy']:.4f} on {metrics['test_samples']} fresh "
+             f"palindromes; {verdict}.")
+    return RunResult(metrics=metrics, history=cell.history,
+                     tables={"grad_norms": _gradient_table(profile)}, notes=notes)
+
+
+@experiment("palindrome-rnn", topic="rnn", handout=HANDOUT, config=PalindromeConfig,
+            target=Target("accuracy", 0.99, SANITY), tags=("demo",))
+def run_palindrome_rnn(cfg: PalindromeConfig, ctx) -> RunResult:
+    """Vanilla RNN (from scratch) predicts the last digit of a palindrome of length T."""
+    return _run_single("rnn", cfg, ctx)
+
+
+@experiment("palindrome-lstm", topic="rnn", handout=HANDOUT, config=PalindromeConfig,
+            target=Target("accuracy", 0.99, SANITY + " (the LSTM is expected to do at least "
+                          "as well)"))
+def run_palindrome_lstm(cfg: PalindromeConfig, ctx) -> RunResult:
+    """LSTM (from scratch) predicts the last digit of a palindrome of length T."""
+    return _run_single("lstm", cfg, ctx)
+
+
+# ----------------------------------------------------------------------------- the sweep
+
+
+def cell_key(model_name: str, seq_length: int, seed: int) -> str:
+    return f"{model_name}-T{seq_length}-seed{seed}"
+
+
+def _cells_dir(ctx) -> Path:
+    return Path(ctx.out_dir) / "cells"
+
+
+def load_finished_cells(cells_dir: Path) -> dict[str, dict[str, Any]]:
+    """The rows of the cells already saved in ``cells_dir`` (``<key>.json``)."""
+    out = {}
+    for path in sorted(Path(cells_dir).glob("*.json")):
+        doc = read_json(path)
+        out[cell_key(doc["model"], int(doc["seq_length"]), int(doc["seed"]))] = doc
+    return out
+
+
+def _sweep_notes(summary: dict, cfg: PalindromeSweepConfig, steps: dict | None = None) -> str:
+    def solved(model: str) -> list[int]:
+        return [t for t, s in summary.get(model, {}).items() if s["mean"] >= 0.99]
+
+    def lengths(ts: list[int]) -> str:
+        return ", ".join(map(str, ts)) or "none"
+
+    parts = []
+    for model in cfg.models:
+        if model in summary:
+            ts = solved(model)
+            accs = ", ".join(f"T={t}: {s['mean']:.3f}" for t, s in summary[model].items())
+            parts.append(f"{model}: mean accuracy {accs}; mean >= 0.99 at T={lengths(ts)}.")
+    if {"rnn", "lstm"} <= summary.keys():
+        common = sorted(set(summary["rnn"]) & set(summary["lstm"]))
+        better = [t for t in common if summary["lstm"][t]["mean"] > summary["rnn"][t]["mean"]
+                  + 0.01]
+        worse = [t for t in common if summary["rnn"][t]["mean"] > summary["lstm"][t]["mean"]
+                 + 0.01]
+        parts.append(f"Same step budget ({cfg.train_steps} steps, input_dim={cfg.input_dim}): "
+                     f"the LSTM beats the RNN by > 0.01 mean accuracy at T={lengths(better)}; "
+                     f"the RNN beats the LSTM at T={lengths(worse)}.")
+        if steps:
+            both = [t for t in common if min(summary["rnn"][t]["mean"],
+                                             summary["lstm"][t]["mean"]) >= 0.99]
+            faster = [t for t in both if steps["rnn"][t]["mean"] < steps["lstm"][t]["mean"]]
+            parts.append(f"Where both reach >= 0.99 (T={lengths(both)}) the RNN needed fewer "
+                         f"steps at T={lengths(faster)}.")
+    return " ".join(parts)
+
+
+@experiment("palindrome-sweep", topic="rnn", handout=HANDOUT, config=PalindromeSweepConfig,
+            target=Target("shortest_min_accuracy", 0.99, SANITY + "; value: the lowest accuracy "
+                          "over models and seeds at the shortest length of the sweep"))
+def run_palindrome_sweep(cfg: PalindromeSweepConfig, ctx) -> RunResult:
+    """Vanilla RNN vs LSTM: accuracy against palindrome length over several seeds
+    (resumable: each cell is saved as it finishes)."""
+    if not cfg.seq_lengths or not cfg.models or cfg.seeds < 1:
+        raise NeuralabError("palindrome-sweep needs seq_lengths, models and seeds >= 1")
+    for name in cfg.models:
+        if name not in MODELS:
+            raise NeuralabError(f"unknown model {name!r} in models; valid: {', '.join(MODELS)}")
+    _record_data(ctx, "T=" + ",".join(map(str, cfg.seq_lengths)))
+    cells_dir = _cells_dir(ctx)
+    done = load_finished_cells(cells_dir) if ctx.resume else {}
+    seeds = [ctx.seed + s for s in range(cfg.seeds)]
+    # seed by seed, short lengths first, models side by side: a sweep cut off part-way still
+    # gives a complete first-seed picture
+    plan = [(m, t, s) for s in seeds for t in sorted(cfg.seq_lengths) for m in cfg.models]
+    skipped = sum(cell_key(*c) in done for c in plan)
+    if skipped:
+        ctx.log(f"resuming: {skipped} of {len(plan)} cells already finished")
+    rows: list[dict[str, Any]] = []
+    for i, (model_name, seq_length, seed) in enumerate(plan, 1):
+        key = cell_key(model_name, seq_length, seed)
+        if key in done:
+            rows.append(done[key])
+            continue
+        ctx.log(f"[{i}/{len(plan)}] training {key}")
+        cell = train_cell(model_name, seq_length, seed, cfg, ctx.device, ctx.log)
+        if seq_length == cfg.grad_seq_length and seed == seeds[0] and cell.model is not None:
+            save_weights(cell.model, cells_dir / f"{key}.safetensors")  # before the JSON
+        write_csv(cells_dir / f"{key}.history.csv", cell.history or [{"step": 0}])
+        write_json(cells_dir / f"{key}.json", cell.row)
+        rows.append(cell.row)
+        write_csv(Path(ctx.out_dir) / "cells.csv", rows)  # the table so far, for a look mid-run
+    return _sweep_result(cfg, ctx, rows, seeds)
+
+
+def train_cell(model_name: str, seq_length: int, seed: int, cfg: PalindromeTraining,
+               device: str, log: Callable[[str], None] | None = None) -> CellRun:
+    """One sweep cell (a module-level hook so tests can swap in a tiny trainer)."""
+    return train_model(model_name, seq_length, seed, cfg, device, log=log)
+
+
+def _sweep_result(cfg: PalindromeSweepConfig, ctx, rows: list[dict[str, Any]],
+                  seeds: list[int]) -> RunResult:
+    table = [{k: r[k] for k in ("model", "seq_length", "seed", "accuracy", "steps",
+                                "stopped_early", "wall_time_s", "test_loss", "plateau_step")
+              if k in r} for r in rows]
+    table.sort(key=lambda r: (list(cfg.models).index(r["model"]), r["seq_length"], r["seed"]))
+    summary = summarize_by_length(rows)
+    steps_summary = summarize_by_length(rows, "steps")
+    summary_rows = [{"model": m, "seq_length": t, "seeds": s["n"], "mean_accuracy": s["mean"],
+                     "std_accuracy": s["std"], "min_accuracy": s["min"],
+                     "max_accuracy": s["max"], "mean_steps": steps_summary[m][t]["mean"]}
+                    for m in cfg.models if m in summary for t, s in summary[m].items()]
+    title = (f"palindromes: {cfg.seeds} seed(s), at most {cfg.train_steps} steps, "
+             f"{'one-hot' if cfg.input_dim > 1 else 'digit-value'} inputs")
+    ctx.save_plot(plot_accuracy_vs_length(rows, title=title,
+                                          step_budget=cfg.train_steps), "accuracy_vs_length")
+    tables: dict[str, list[dict[str, Any]]] = {"cells": table, "summary": summary_rows}
+    grad_models = {}
+    for name in cfg.models:
+        path = _cells_dir(ctx) / f"{cell_key(name, cfg.grad_seq_length, seeds[0])}.safetensors"
+        if path.exists():
+            model = make_model(name, cfg.grad_seq_length, seeds[0], cfg, ctx.device)
+            load_weights(model, path)
+            grad_models[name] = model
+    if grad_models:
+        profile = _gradient_profile(grad_models, cfg.grad_seq_length, seeds[0], cfg, ctx.device)
+        ctx.save_plot(_gradient_figure(profile, cfg.grad_seq_length), "grad_norms")
+        tables["grad_norms"] = _gradient_table(profile)
+    else:
+        ctx.log(f"no trained models at T={cfg.grad_seq_length}: gradient figure skipped")
+    shortest = min(cfg.seq_lengths)
+    metrics: dict[str, Any] = {
+        "shortest_min_accuracy": min((r["accuracy"] for r in rows
+                                      if r["seq_length"] == shortest), default=None),
+        "cells": len(rows),
+        "train_time_s": round(sum(float(r["wall_time_s"]) for r in rows), 2),
+    }
+    for m in cfg.models:
+        by_t = summary.get(m, {})
+        solved = [t for t, s in by_t.items() if s["mean"] >= 0.99]
+        metrics[f"{m}_longest_solved_length"] = max(solved, default=None)
+        for t, s in by_t.items():
+            metrics[f"{m}_T{t}_mean_accuracy"] = round(s["mean"], 4)
+    # a resumed sweep reports the summed training time of its cells as its wall time
+    metrics["wall_time_s"] = metrics["train_time_s"]
+    notes = _sweep_notes(summary, cfg, steps_summary)
+    return RunResult(metrics=metrics, tables=tables, notes=notes)
