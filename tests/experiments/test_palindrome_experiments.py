@@ -104,7 +104,7 @@ class _Stop(Exception):
 
 def test_sweep_saves_cells_and_resume_skips_them(tmp_path, monkeypatch):
     exp = get_experiment("palindrome-sweep")
-    cfg = exp.make_config({"seq_lengths": "5,8", "seeds": "2", "grad_seq_length": "8",
+    cfg = exp.make_config({"seq_lengths": "5,8", "seeds": "2", "grad_seq_length": "5",
                            "num_hidden": "8"})
     calls: list = []
     tiny = _tiny_cell(calls)
@@ -120,6 +120,9 @@ def test_sweep_saves_cells_and_resume_skips_them(tmp_path, monkeypatch):
     run_dir = find_unfinished(tmp_path, "palindrome-sweep")
     saved = sorted(p.name for p in (run_dir / "cells").glob("*.json"))
     assert saved == ["lstm-T5-seed4.json", "rnn-T5-seed4.json", "rnn-T8-seed4.json"]
+    # the first seed's models at grad_seq_length are kept for the dL/dh_t figure
+    assert sorted(p.name for p in (run_dir / "cells").glob("*.safetensors")) == [
+        "lstm-T5-seed4.safetensors", "rnn-T5-seed4.safetensors"]
     assert len(read_csv(run_dir / "cells.csv")) == 3
 
     calls.clear()
@@ -137,7 +140,7 @@ def test_sweep_saves_cells_and_resume_skips_them(tmp_path, monkeypatch):
     assert "LSTM beats the RNN by > 0.01 mean accuracy at T=8;" in doc["notes"]
     assert "the RNN beats the LSTM at T=none" in doc["notes"]
     grads = read_csv(run_dir / "tables" / "grad_norms.csv")
-    assert len(grads) == 7 and {"rnn_trained", "lstm_at_init"} <= grads[0].keys()
+    assert len(grads) == 4 and {"rnn_trained", "lstm_at_init"} <= grads[0].keys()
     for plot in ("accuracy_vs_length", "grad_norms"):
         assert (run_dir / "plots" / f"{plot}.png").stat().st_size > 1000
     assert json.loads((run_dir / "metrics.json").read_text())["value"] == 1.0

@@ -370,6 +370,7 @@ def run_palindrome_sweep(cfg: PalindromeSweepConfig, ctx) -> RunResult:
             raise NeuralabError(f"unknown model {name!r} in models; valid: {', '.join(MODELS)}")
     _record_data(ctx, "T=" + ",".join(map(str, cfg.seq_lengths)))
     cells_dir = _cells_dir(ctx)
+    cells_dir.mkdir(parents=True, exist_ok=True)
     done = load_finished_cells(cells_dir) if ctx.resume else {}
     seeds = [ctx.seed + s for s in range(cfg.seeds)]
     # seed by seed, short lengths first, models side by side: a sweep cut off part-way still
