@@ -111,3 +111,75 @@ def test_fast_cnns_train_step_reduces_loss_on_a_fixed_batch(name):
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.7 * losses[0]
+
+
+def test_cnn_a_parameter_count():
+    # Six bias-free conv3x3 + BN (3->32->32, 32->64->64, 64->128->128) and a 128->10 linear.
+    convs = [(3, 32), (32, 32), (32, 64), (64, 64), (64, 128), (128, 128)]
+    paper = sum(conv(i, o, 3, bias=False) + bn(o) for i, o in convs) + 128 * 10 + 10
+    assert paper == 288_746
+    assert n_params(build_model("cnn_a")) == paper
+
+
+def test_cnn_b_parameter_count():
+    # Stem 3->32; blocks 32->64, 64->128, 128->256, each two conv3x3 + BN and a 1x1
+    # projection + BN (no conv biases); a 256->10 linear.
+    paper = conv(3, 32, 3, bias=False) + bn(32) + 256 * 10 + 10
+    for i, o in [(32, 64), (64, 128), (128, 256)]:
+        paper += conv(i, o, 3, False) + conv(o, o, 3, False) + conv(i, o, 1, False) + 3 * bn(o)
+    assert paper == 1_210_410
+    assert n_params(build_model("cnn_b")) == paper
+
+
+def test_cnn_best_parameter_count():
+    # Stem conv2x2 3->24 + BN; groups 24->64, 64->128, 128->256 of two conv3x3 + BN each
+    # (no conv biases); a bias-free 256->10 linear.
+    paper = 3 * 24 * 2 * 2 + bn(24) + 256 * 10
+    for i, o in [(24, 64), (64, 128), (128, 256)]:
+        paper += conv(i, o, 3, False) + conv(o, o, 3, False) + 2 * bn(o)
+    assert paper == 1_161_296
+    assert n_params(build_model("cnn_best")) == paper
+
+
+def test_cnn_best_shapes_and_logit_scale():
+    model = build_model("cnn_best").eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        stem = model.stem(x)
+        assert stem.shape == (2, 24, 31, 31)
+        feats = model.groups(stem)
+        assert feats.shape == (2, 256, 3, 3)
+        expected = model.linear(feats.amax(dim=(2, 3))) / 9
+        torch.testing.assert_close(model(x), expected)
+
+
+def test_fast_cnns_cost_less_than_the_handout_vgg():
+    def mult_adds(model):
+        total = 0
+
+        def hook(m, inputs, out):
+            nonlocal total
+            total += out[0].numel() * m.weight[0].numel()
+
+        handles = [m.register_forward_hook(hook) for m in model.modules()
+                   if isinstance(m, (nn.Conv2d, nn.Linear))]  # fmt: skip
+        with torch.no_grad():
+            model.eval()(torch.randn(1, 3, 32, 32))
+        for h in handles:
+            h.remove()
+        return total
+
+    vgg = mult_adds(VGG())
+    assert vgg == pytest.approx(152.8e6, rel=0.01)
+    for name, budget in [("cnn_a", 40e6), ("cnn_b", 46e6), ("cnn_best", 66e6)]:
+        assert mult_adds(build_model(name)) < budget < vgg / 2
+
+
+def test_train_throughput_counts_whole_batches_and_restores_threads():
+    from neuralab.models.speed import train_throughput
+
+    threads = torch.get_num_threads()
+    rate = train_throughput(SimpleCNN(), batch_size=8, seconds=0.2, threads=1, clock="cpu",
+                            channels_last=True)  # fmt: skip
+    assert 8 / 0.2 < rate < 1e6
+    assert torch.get_num_threads() == threads

@@ -12,8 +12,10 @@ NAMES = ["mlp", "simple_cnn", "vgg", "preact_vgg13", "cnn_a", "cnn_b", "cnn_best
 OUTPUTS = {"autoencoder": (2, 1024)}
 
 
-def test_model_names():
-    assert model_names() == NAMES
+def test_model_names_start_with_the_core_zoo_in_order():
+    names = model_names()
+    assert names[: len(NAMES)] == NAMES
+    assert len(set(names)) == len(names)
 
 
 @pytest.mark.parametrize("name", NAMES)
