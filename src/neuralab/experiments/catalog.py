@@ -1,4 +1,5 @@
 """Importing this module registers every experiment (one module per topic)."""
 
+import neuralab.experiments.handwriting  # noqa: F401
 import neuralab.experiments.palindrome  # noqa: F401
 from neuralab.experiments import cifar10, digits  # noqa: F401

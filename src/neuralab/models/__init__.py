@@ -19,6 +19,7 @@ from torch import nn
 
 from neuralab.errors import NeuralabError
 from neuralab.models.autoencoder import Autoencoder
+from neuralab.models.charcnn import CharCNN, CharFC
 from neuralab.models.cnn import VGG, PreActVGG13, SimpleCNN
 from neuralab.models.fastcnn import CNNA, CNNB, CNNBest
 from neuralab.models.layernorm import (
@@ -53,6 +54,8 @@ REGISTRY: dict[str, Entry] = {
     "vanilla_rnn": Entry(VanillaRNN, (10, 1), RNN_DEFAULTS),
     "lstm": Entry(LSTM, (10, 1), RNN_DEFAULTS),
     "autoencoder": Entry(Autoencoder, (1024,)),
+    "char_cnn": Entry(CharCNN, (1, 28, 28)),
+    "char_fc": Entry(CharFC, (1024,)),
 }
 
 

@@ -1,0 +1,460 @@
+"""Handwritten characters in PyTorch (16-720 / COMP5421 hw5 Q7.1), and the OCR classifier.
+
+* ``chars-fc-torch`` (Q7.1.1): the hw5 fully connected network (1024 -> 64 sigmoid -> 36
+  softmax, Xavier init, plain SGD) re-written in PyTorch on chars36, with the same
+  hyper-parameters as the NumPy ``chars-fc-scratch``.
+* ``mnist-cnn`` (Q7.1.2): a small BatchNorm CNN (:class:`neuralab.models.charcnn.CharCNN`) on
+  MNIST, one-cycle SGD, random shifts/rotations/scaling.
+* ``chars-cnn`` (Q7.1.3): the same CNN on chars36 at its stored 32x32, per-class accuracy,
+  confusion matrix and the most frequent confusions (O/0, I/1 ... are in the data).
+* ``emnist-cnn`` (Q7.1.4): the classifier ``neuralab ocr`` uses. chars36's training split
+  (EMNIST ByClass 0-9 + A-Z) at EMNIST's own 28x28 frame (the centre of the 32x32 images),
+  augmented for photos: stroke thickness, rotation, shift, scale.
+
+Every run writes ``classifier.json`` beside its checkpoint (:mod:`neuralab.ocr.classifier`):
+``neuralab ocr --model <experiment or run folder>`` loads any of them.
+
+Augmentation (:func:`char_transform`) runs on whole batches of tensors: one random affine
+matrix per image applied with ``affine_grid``/``grid_sample``, stroke thickness changed by
+blending each image with its 3x3 grey dilation (max-pool) or erosion (min-pool).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from neuralab.data.augment import NORMALIZATION
+from neuralab.experiments.common import classifier_result, count_parameters, split_loader
+from neuralab.experiments.registry import RunResult, Target, experiment
+from neuralab.ocr.classifier import ClassifierSpec, write_spec
+from neuralab.ocr.crops import CropSpec
+from neuralab.train import Trainer, TrainSettings
+
+HANDOUT = "COMP5421 / 16-720 hw5"
+# chars36 stores EMNIST's 28x28 frame zero-padded by 2 px a side; its normalisation at 28 px
+# is EMNIST's (measured on the ByClass test split), at 32 px chars36's own.
+CHARS36_PAD = 2
+
+
+# ----------------------------------------------------------------------------- transforms
+@dataclass(frozen=True)
+class Augment:
+    """Random per-image distortions (all off by default).
+
+    ``shift``: px, uniform in [-shift, shift] on each axis. ``rotate``: degrees, uniform in
+    [-rotate, rotate]. ``scale``: relative, the size is multiplied by 1 + U(-scale, scale).
+    ``thicken``/``thin``: stroke thickness; each image is blended with its 3x3 grey
+    dilation (weight U(0, thicken)) or erosion (weight U(0, thin)), half of them each way.
+    """
+
+    shift: float = 0.0
+    rotate: float = 0.0
+    scale: float = 0.0
+    thicken: float = 0.0
+    thin: float = 0.0
+
+    @property
+    def active(self) -> bool:
+        return any(v > 0 for v in dataclasses.astuple(self))
+
+
+def _uniform(n: int, generator: torch.Generator | None, device) -> torch.Tensor:
+    """U(-1, 1) ``[n]`` drawn from ``generator`` (on its device), moved to ``device``."""
+    where = generator.device if generator is not None else device
+    return (torch.rand(n, generator=generator, device=where) * 2 - 1).to(device)
+
+
+def random_thickness(x: torch.Tensor, thicken: float, thin: float,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+    """Thicker or thinner strokes: ``x + w (dilate(x) - x)`` or ``x + w (erode(x) - x)``.
+
+    x: ``[N, C, H, W]`` with ink bright (white on black). Each image is thickened (weight
+    U(0, thicken)) or thinned (weight U(0, thin)) with equal probability.
+    """
+    n = x.shape[0]
+    u = _uniform(n, generator, x.device)  # sign picks the direction, |u| the amount
+    w = torch.where(u >= 0, u * thicken, -u * thin).view(n, 1, 1, 1).to(x.dtype)
+    target = torch.where((u >= 0).view(n, 1, 1, 1), _window3(x, torch.maximum),
+                         _window3(x, torch.minimum))
+    return x + w * (target - x)
+
+
+def _window3(x: torch.Tensor, op) -> torch.Tensor:
+    """3x3 grey dilation (``op=torch.maximum``) or erosion (``torch.minimum``) of
+    ``[N, C, H, W]``, separable, zero outside the image (faster than a stride-1 max-pool)."""
+    p = F.pad(x, (1, 1, 1, 1))
+    rows = op(op(p[..., :, :-2], p[..., :, 1:-1]), p[..., :, 2:])
+    return op(op(rows[..., :-2, :], rows[..., 1:-1, :]), rows[..., 2:, :])
+
+
+def random_affine(x: torch.Tensor, shift: float, rotate: float, scale: float,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    """One random rotation + scaling + translation per image of ``[N, C, H, W]`` (bilinear,
+    zeros outside: the background must be 0, i.e. white-on-black before normalising)."""
+    n, _, h, w = x.shape
+    dev = x.device
+    angle = _uniform(n, generator, dev) * math.radians(rotate)
+    size = 1 + _uniform(n, generator, dev) * scale
+    tx = _uniform(n, generator, dev) * shift * 2 / w
+    ty = _uniform(n, generator, dev) * shift * 2 / h
+    cos, sin = torch.cos(angle) / size, torch.sin(angle) / size  # output -> input coordinates
+    theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
+    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def char_transform(mean: float, std: float, *, crop: int = 0, augment: Augment | None = None,
+                   channels_last: bool = False):
+    """uint8 ``[B, H, W, 1]`` -> normalised float ``[B, 1, H - 2 crop, W - 2 crop]``.
+
+    ``crop`` px are cut from every side first (chars36's 32 -> EMNIST's 28), then ``augment``
+    (train only), then ``(x - mean) / std``. Batched on the loader's device.
+    """
+
+    def transform(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        if x.dtype == torch.uint8:
+            x = x.permute(0, 3, 1, 2).float().div_(255.0)
+        if crop:
+            x = x[:, :, crop:-crop, crop:-crop]
+        if augment is not None and augment.active:
+            if augment.thicken > 0 or augment.thin > 0:
+                x = random_thickness(x, augment.thicken, augment.thin, generator)
+            if augment.shift > 0 or augment.rotate > 0 or augment.scale > 0:
+                x = random_affine(x, augment.shift, augment.rotate, augment.scale, generator)
+        x = (x - mean) / std
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x.contiguous() if not channels_last else x
+
+    return transform
+
+
+# ----------------------------------------------------------------------------- data
+def _subset(split, n: int | None, seed: int = 0):
+    """A stratified subset of ``n`` examples (all of them when ``n`` is None or too big)."""
+    from neuralab.data import Split
+    from neuralab.data.splits import stratified_indices
+
+    if not n or n >= len(split.labels):
+        return split
+    idx = stratified_indices(split.labels, {"keep": n / len(split.labels), "rest": 0.0},
+                             seed)["keep"]
+    return Split(split.images[idx], split.labels[idx])
+
+
+def character_splits(ctx, dataset: str, val_size: int = 0, train_subset: int | None = None,
+                     test_subset: int | None = None):
+    """``({train, val?, test}, classes)`` of ``dataset`` (mnist or chars36).
+
+    MNIST has no validation split: ``val_size`` > 0 holds out that many training images
+    (stratified, seed 0). ``*_subset`` take stratified subsets (smoke tests).
+    """
+    from neuralab.data import Split
+    from neuralab.data.splits import stratified_indices
+
+    data = ctx.load_data(dataset)
+    splits = dict(data.splits)
+    if "val" not in splits and val_size > 0:
+        full = splits["train"]
+        f = val_size / len(full.labels)
+        parts = stratified_indices(full.labels, {"val": f, "train": 1 - f}, seed=0)
+        splits["train"] = Split(full.images[parts["train"]], full.labels[parts["train"]])
+        splits["val"] = Split(full.images[parts["val"]], full.labels[parts["val"]])
+    out = {"train": _subset(splits["train"], train_subset)}
+    if "val" in splits:
+        out["val"] = _subset(splits["val"], test_subset)
+    out["test"] = _subset(splits["test"], test_subset)
+    return out, list(data.classes)
+
+
+def _class_prior(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64) + 1.0
+    return counts / counts.sum()
+
+
+# ----------------------------------------------------------------------------- CNNs
+@dataclass
+class CharCNNConfig:
+    """A CharCNN on MNIST or chars36, one-cycle SGD (Nesterov), optional augmentation."""
+
+    dataset: str = "chars36"  # mnist | chars36
+    input_size: int = 28  # chars36: 28 = EMNIST's frame (centre of the 32x32), 32 = as stored
+    widths: tuple[int, ...] = (32, 64, 128)
+    dropout: float = 0.2
+    learning_rate: float = 0.1  # one-cycle peak
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    batch_size: int = 128
+    epochs: int = 6
+    label_smoothing: float = 0.1
+    shift: float = 0.0  # augmentation (see Augment)
+    rotate: float = 0.0
+    scale: float = 0.0
+    thicken: float = 0.0
+    thin: float = 0.0
+    val_size: int = 0  # MNIST only: training images held out for validation
+    train_subset: int | None = None
+    test_subset: int | None = None
+    balance_tau: float = 0.0  # OCR: logit bias -tau * log(train prior) in classifier.json
+    channels_last: bool = True
+
+
+def _normalization(dataset: str, size: int) -> tuple[float, float]:
+    if dataset == "mnist":
+        (m,), (s,) = NORMALIZATION["mnist"]
+    else:
+        (m,), (s,) = NORMALIZATION["emnist" if size == 28 else "chars36"]
+    return float(m), float(s)
+
+
+def crop_spec_for(dataset: str, size: int) -> CropSpec:
+    """How photo crops must look for a model trained on ``dataset`` at ``size`` px.
+
+    EMNIST/chars36 at 28 px: the default :data:`~neuralab.ocr.crops.EMNIST` spec (24-px
+    character, 2-px margin). chars36 at 32 px: the same character with chars36's 2 extra px
+    of padding (margin 4). MNIST: a 20-px character in 28 px centred by mass.
+    """
+    if dataset == "mnist":
+        return CropSpec(size=28, margin=4, center="mass")
+    if size == 32:
+        return CropSpec(size=32, margin=2 + CHARS36_PAD)
+    return CropSpec(size=28, margin=2)
+
+
+def _crop_fields(spec: CropSpec) -> dict:
+    return {k: v for k, v in dataclasses.asdict(spec).items() if k not in ("size", "polarity")}
+
+
+def train_char_cnn(cfg: CharCNNConfig, ctx, title: str, notes: str = "") -> RunResult:
+    """Train :class:`CharCNN` per ``cfg``; evaluate, plot, write ``classifier.json``."""
+    from neuralab.errors import NeuralabError
+    from neuralab.models import build_model
+
+    if cfg.dataset not in ("mnist", "chars36"):
+        raise NeuralabError(f"dataset must be mnist or chars36, got {cfg.dataset!r}")
+    if cfg.dataset == "mnist" and cfg.input_size != 28 or cfg.input_size not in (28, 32):
+        raise NeuralabError(f"input_size {cfg.input_size}: MNIST is 28, chars36 28 or 32")
+    torch.manual_seed(ctx.seed)
+    splits, classes = character_splits(ctx, cfg.dataset, cfg.val_size, cfg.train_subset,
+                                       cfg.test_subset)
+    stored = splits["train"].images.shape[1]
+    crop = (stored - cfg.input_size) // 2
+    mean, std = _normalization(cfg.dataset, cfg.input_size)
+    aug = Augment(cfg.shift, cfg.rotate, cfg.scale, cfg.thicken, cfg.thin)
+    eval_tf = char_transform(mean, std, crop=crop, channels_last=cfg.channels_last)
+    train_tf = char_transform(mean, std, crop=crop, augment=aug, channels_last=cfg.channels_last)
+    loaders = {name: split_loader(s, 1000, train=False, seed=ctx.seed, device=ctx.device,
+                                  transform=eval_tf) for name, s in splits.items()}
+    train_loader = split_loader(splits["train"], cfg.batch_size, train=True, seed=ctx.seed,
+                                device=ctx.device, transform=train_tf)
+    kwargs = {"in_channels": 1, "n_classes": len(classes), "widths": list(cfg.widths),
+              "dropout": cfg.dropout}
+    model = build_model("char_cnn", **kwargs)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.learning_rate, momentum=cfg.momentum,
+                          nesterov=True, weight_decay=cfg.weight_decay)
+    total = cfg.epochs * len(train_loader)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.learning_rate, total_steps=total,
+                                                pct_start=0.25)
+    smoothing = cfg.label_smoothing
+    trainer = Trainer(model, opt, train_loader, val_loader=loaders.get("val"),
+                      loss_fn=lambda out, y: F.cross_entropy(out, y, label_smoothing=smoothing),
+                      scheduler=sched, settings=TrainSettings(max_epochs=cfg.epochs),
+                      device=ctx.device, checkpoint_dir=ctx.checkpoint_dir, log=ctx.log)
+    trainer.fit(resume=ctx.resume)
+    result = classifier_result(ctx, trainer, loaders, classes, title,
+                               notes=_cnn_notes(cfg, splits, notes))
+    result.metrics["parameters"] = count_parameters(model)
+    result.metrics["wall_time_s"] = round(trainer.elapsed_s, 2)
+    n_seen = trainer.step * cfg.batch_size
+    result.metrics["train_images_per_s"] = round(n_seen / max(trainer.elapsed_s, 1e-9), 1)
+    _balanced_accuracy(result)
+    bias = None
+    if cfg.balance_tau:
+        prior = _class_prior(splits["train"].labels, len(classes))
+        bias = [round(float(v), 6) for v in -cfg.balance_tau * np.log(prior)]
+    if ctx.is_main:
+        write_spec(ctx.out_dir, ClassifierSpec(
+            model="char_cnn", kwargs=kwargs, classes=classes, input_size=cfg.input_size,
+            polarity="white_on_black", mean=mean, std=std,
+            crop=_crop_fields(crop_spec_for(cfg.dataset, cfg.input_size)), logit_bias=bias,
+            experiment=ctx.name, notes=f"{title}; trained on {cfg.dataset} at "
+                                       f"{cfg.input_size}x{cfg.input_size}, white on black"))
+    return result
+
+
+def _cnn_notes(cfg: CharCNNConfig, splits, extra: str = "") -> str:
+    sizes = ", ".join(f"{k} {len(v.labels):,}" for k, v in splits.items())
+    if cfg.dataset == "mnist":
+        data = f"MNIST (official idx files; {sizes})"
+    else:
+        frame = ("the 28x28 EMNIST frame (centre of the 32x32 images)" if cfg.input_size == 28
+                 else "the stored 32x32 images")
+        data = (f"chars36 = EMNIST ByClass test split, digits + capitals, stratified 70/15/15 "
+                f"({sizes}), at {frame}, white on black")
+    aug = Augment(cfg.shift, cfg.rotate, cfg.scale, cfg.thicken, cfg.thin)
+    aug_text = (f"per-image shift +-{cfg.shift:g} px, rotation +-{cfg.rotate:g} deg, scale "
+                f"+-{cfg.scale:g}" + (f", stroke thicken <= {cfg.thicken:g} / thin <= "
+                                      f"{cfg.thin:g} (3x3 dilation/erosion blend)"
+                                      if cfg.thicken or cfg.thin else "")
+                if aug.active else "none")
+    return (f"{extra + ' ' if extra else ''}Data: {data}. Model: CharCNN widths "
+            f"{tuple(cfg.widths)}, BN, global average pooling, dropout {cfg.dropout:g}. "
+            f"Training: SGD Nesterov momentum {cfg.momentum:g}, weight decay "
+            f"{cfg.weight_decay:g}, one-cycle to lr {cfg.learning_rate:g}, batch "
+            f"{cfg.batch_size}, {cfg.epochs} epochs, label smoothing {cfg.label_smoothing:g}; "
+            f"augmentation (batched on tensors): {aug_text}. classifier.json beside the "
+            "checkpoint lets `neuralab ocr --model RUN_DIR` use the network.")
+
+
+def _balanced_accuracy(result: RunResult) -> None:
+    """Mean of the per-class test accuracies (``test_balanced_accuracy``)."""
+    rows = result.tables.get("per_class_accuracy")
+    if rows:
+        result.metrics["test_balanced_accuracy"] = round(
+            float(np.mean([r["accuracy"] for r in rows])), 4)
+
+
+def _register_cnn(name: str, handout: str, target: Target, title: str, notes: str = "",
+                  **defaults) -> None:
+    def run(cfg: CharCNNConfig, ctx) -> RunResult:
+        return train_char_cnn(cfg, ctx, title, notes)
+
+    run.__doc__ = title
+    experiment(name, topic="handwriting", handout=handout, config=CharCNNConfig, target=target,
+               defaults=defaults, description=title)(run)
+
+
+_register_cnn(
+    "mnist-cnn", f"{HANDOUT} Q7.1.2: a CNN on MNIST",
+    Target("test_accuracy", 0.993, "issue 6: >= 99.3% MNIST test accuracy (aim 99.6%)"),
+    "CharCNN on MNIST (BN, one-cycle, shifts/rotations)",
+    dataset="mnist", input_size=28, widths=(32, 64, 128), epochs=10, batch_size=128,
+    learning_rate=0.1, shift=2.0, rotate=10.0, scale=0.1, val_size=0)
+_register_cnn(
+    "chars-cnn", f"{HANDOUT} Q7.1.3: a CNN on NIST36 (chars36 stand-in)",
+    Target("test_accuracy", 0.95, "issue 6: aim >= 95% test on chars36 (O/0 and I/1 are "
+           "ambiguous in the data)"),
+    "CharCNN on chars36 (32x32, 36 classes)",
+    dataset="chars36", input_size=32, epochs=6, shift=2.0, rotate=8.0, scale=0.08)
+_register_cnn(
+    "emnist-cnn", f"{HANDOUT} Q7.1.4: EMNIST classifier for the OCR of the photos",
+    Target("test_accuracy", 0.95, "issue 6: EMNIST digits + uppercase classifier for the photos "
+           "(same data as chars-cnn, EMNIST's 28x28 frame)"),
+    "CharCNN on EMNIST 0-9 A-Z (28x28, photo augmentation) for neuralab ocr",
+    dataset="chars36", input_size=28, epochs=6, shift=2.0, rotate=10.0, scale=0.12,
+    thicken=0.6, thin=0.4)
+
+
+# ----------------------------------------------------------------------------- FC (Q7.1.1)
+# CharsFCConfig field -> chars-fc-scratch config field that must hold the same value
+SCRATCH_FIELDS = {"hidden": "hidden_size", "learning_rate": "learning_rate",
+                  "batch_size": "batch_size", "epochs": "max_iters"}
+
+
+@dataclass
+class CharsFCConfig:
+    """hw5 Q3 network in PyTorch: 1024 -> hidden sigmoid -> 36, Xavier init, plain SGD.
+
+    With ``summed_loss`` the step follows hw5's NumPy code, whose gradients are summed over the
+    batch: ``learning_rate`` multiplies summed gradients (implemented as the mean loss with a
+    ``batch_size`` times larger rate). The defaults follow ``chars-fc-scratch``.
+    """
+
+    hidden: int = 64
+    learning_rate: float = 2e-3
+    batch_size: int = 32
+    epochs: int = 50
+    summed_loss: bool = True
+    train_subset: int | None = None
+    test_subset: int | None = None
+
+
+@experiment(
+    "chars-fc-torch", topic="handwriting",
+    handout=f"{HANDOUT} Q7.1.1: the Q3 fully connected network in PyTorch",
+    config=CharsFCConfig,
+    target=Target("test_accuracy", 0.75, "hw5 Q3: the NumPy network should reach about 75% on "
+                  "NIST36; the PyTorch rewrite must land within 1 point of chars-fc-scratch"),
+)
+def run_chars_fc(cfg: CharsFCConfig, ctx) -> RunResult:
+    """hw5's 1024-64-36 sigmoid network re-written in PyTorch on chars36."""
+    from neuralab.models import build_model
+
+    torch.manual_seed(ctx.seed)
+    splits, classes = character_splits(ctx, "chars36", 0, cfg.train_subset, cfg.test_subset)
+    tf = char_transform(0.0, 1.0)  # [0, 1] pixels as hw5 feeds them, white on black
+    loaders = {name: split_loader(s, 1000, train=False, seed=ctx.seed, device=ctx.device,
+                                  transform=tf) for name, s in splits.items()}
+    train_loader = split_loader(splits["train"], cfg.batch_size, train=True, seed=ctx.seed,
+                                device=ctx.device, transform=tf)
+    size = splits["train"].images.shape[1]
+    kwargs = {"n_inputs": size * size, "hidden": cfg.hidden, "n_classes": len(classes)}
+    model = build_model("char_fc", **kwargs)
+    lr = cfg.learning_rate * (cfg.batch_size if cfg.summed_loss else 1)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    trainer = Trainer(model, opt, train_loader, val_loader=loaders.get("val"),
+                      loss_fn=_hw5_loss(cfg.batch_size) if cfg.summed_loss else F.cross_entropy,
+                      settings=TrainSettings(max_epochs=cfg.epochs, amp=False),
+                      device=ctx.device, checkpoint_dir=ctx.checkpoint_dir, log=ctx.log)
+    trainer.fit(resume=ctx.resume)
+    notes = (f"hw5 Q3 network 1024-{cfg.hidden} sigmoid-{len(classes)} softmax in PyTorch, "
+             f"Xavier-uniform init, plain SGD lr {cfg.learning_rate:g} "
+             f"{'on the loss summed over' if cfg.summed_loss else 'on the mean loss of'} "
+             f"batches of {cfg.batch_size}, {cfg.epochs} epochs, as chars-fc-scratch (NumPy). "
+             "Data: chars36 (EMNIST ByClass test split, digits + capitals, 32x32, [0, 1] "
+             "pixels flattened row-major), standing in for NIST36.")
+    result = classifier_result(ctx, trainer, loaders, classes, "hw5 FC network (PyTorch)",
+                               notes=notes)
+    result.metrics["parameters"] = count_parameters(model)
+    result.metrics["wall_time_s"] = round(trainer.elapsed_s, 2)
+    _balanced_accuracy(result)
+    _compare_with_numpy(result)
+    if ctx.is_main:
+        write_spec(ctx.out_dir, ClassifierSpec(
+            model="char_fc", kwargs=kwargs, classes=classes, input_size=size,
+            polarity="white_on_black", mean=0.0, std=1.0,
+            crop=_crop_fields(crop_spec_for("chars36", size)), experiment=ctx.name,
+            notes="hw5 Q7.1.1 FC network on chars36 32x32 [0, 1] pixels, white on black"))
+    return result
+
+
+def _hw5_loss(batch_size: int):
+    """hw5's step on the summed loss, ``W -= lr * sum_i grad_i``, as ``lr * batch_size`` times
+    the gradient of ``sum_i loss_i / batch_size``: exact for the smaller last batch of an epoch
+    too. Evaluation (no gradient) gets the plain mean, so reported losses are per image."""
+
+    def loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if out.requires_grad:
+            return F.cross_entropy(out, y, reduction="sum") / batch_size
+        return F.cross_entropy(out, y)
+
+    return loss
+
+
+def _compare_with_numpy(result: RunResult) -> None:
+    """Put the NumPy ``chars-fc-scratch`` reference result (when committed) beside ours."""
+    from pathlib import Path
+
+    from neuralab.io import read_json
+
+    path = Path("results") / "chars-fc-scratch.json"
+    if not path.exists():
+        return
+    ref = read_json(path)
+    value = ref.get("metrics", {}).get("test_accuracy", ref.get("value"))
+    if value is None:
+        return
+    gap = result.metrics["test_accuracy"] - float(value)
+    result.metrics["numpy_test_accuracy"] = value
+    result.metrics["gap_to_numpy"] = round(gap, 4)
+    result.notes += (f" NumPy chars-fc-scratch (results/chars-fc-scratch.json, "
+                     f"{ref.get('date', '?')[:10]}): test accuracy {float(value):.4f}; this run "
+                     f"{result.metrics['test_accuracy']:.4f} ({100 * gap:+.2f} points).")
