@@ -84,3 +84,20 @@ def test_loader_shards_are_disjoint_and_cover_the_epoch():
     assert set(sum(seen, [])) == set(range(10))
     # every rank draws the same permutation: the union without padding is a permutation
     assert len(set(sum(seen, []))) == 10
+
+
+def test_extra_eval_splits_are_recorded_but_never_stop_training():
+    trainer, val = _trainer(TrainSettings(max_epochs=3, show_progress=False))
+    trainer.extra_eval = {"test": val}
+    history = trainer.fit()
+    assert [r["test_accuracy"] for r in history] == [r["val_accuracy"] for r in history]
+    assert not trainer.stopped_early and trainer.step == 30
+
+
+def test_time_to_accuracy_reads_the_first_row_at_each_level():
+    from neuralab.experiments.cifar10 import time_to_accuracy
+
+    history = [{"time_s": 10.0, "test_accuracy": 0.7}, {"time_s": 20.0, "test_accuracy": 0.81},
+               {"time_s": 30.0, "test_accuracy": 0.79}]
+    assert time_to_accuracy(history, (0.75, 0.8, 0.9)) == {
+        "time_to_0.75_s": 20.0, "time_to_0.80_s": 20.0, "time_to_0.90_s": None}

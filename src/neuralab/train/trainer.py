@@ -62,7 +62,8 @@ class Trainer:
                  loss_fn: Callable = F.cross_entropy, scheduler: Any = None,
                  settings: TrainSettings | None = None, device: str | torch.device = "cpu",
                  checkpoint_dir: str | Path | None = None, dist: DistInfo | None = None,
-                 log: Callable[[str], None] | None = None, track_accuracy: bool = True):
+                 log: Callable[[str], None] | None = None, track_accuracy: bool = True,
+                 extra_eval: dict[str, Iterable] | None = None):
         self.settings = settings or TrainSettings()
         s = self.settings
         if s.max_epochs is None and s.max_steps is None:
@@ -78,6 +79,9 @@ class Trainer:
             self.model = torch.nn.parallel.DistributedDataParallel(self.module, device_ids=ids)
         self.optimizer, self.scheduler, self.loss_fn = optimizer, scheduler, loss_fn
         self.train_loader, self.val_loader = train_loader, val_loader
+        # splits evaluated at every evaluation for the record only (never for early stopping),
+        # e.g. {"test": loader} to draw train, validation and test curves on one figure
+        self.extra_eval = dict(extra_eval or {})
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.log = log or (lambda msg: None)
         self.track_accuracy = track_accuracy
@@ -169,6 +173,11 @@ class Trainer:
             if self.track_accuracy:
                 row["val_accuracy"] = val["accuracy"]
             self._early_stopping(val["loss"])
+        for split, loader in self.extra_eval.items():
+            m = self.evaluate(loader)
+            row[f"{split}_loss"] = m["loss"]
+            if self.track_accuracy:
+                row[f"{split}_accuracy"] = m["accuracy"]
         row["time_s"] = round(self.elapsed_s + time.perf_counter() - self._t0, 3)
         self.history.append(row)
         return row
