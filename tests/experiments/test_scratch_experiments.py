@@ -249,7 +249,7 @@ def test_twolayer_with_torch_twin_tiny_run(tmp_path, fake_data):
     assert [r["framework"] for r in final] == ["numpy", "torch"]
     history = read_csv(run_dir / "history.csv")
     assert "twin_val_accuracy" in history[0] and float(history[0]["epoch"]) == 0
-    assert {"curves", "confusion", "weights"} <= _plots(run_dir)
+    assert {"curves", "confusion", "weights", "twin_drift"} <= _plots(run_dir)
 
 
 def test_chars_fc_tiny_run(tmp_path, fake_data):
