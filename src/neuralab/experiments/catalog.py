@@ -1,6 +1,11 @@
 """Importing this module registers every experiment (one module per topic)."""
 
-import neuralab.experiments.handwriting  # noqa: F401
-import neuralab.experiments.palindrome  # noqa: F401
-from neuralab.experiments import cifar10, digits  # noqa: F401
-from neuralab.experiments import chars_scratch, digits_scratch, scratch_cifar  # noqa: F401
+from neuralab.experiments import (  # noqa: F401
+    chars_scratch,
+    cifar10,
+    digits,
+    digits_scratch,
+    handwriting,
+    palindrome,
+    scratch_cifar,
+)
