@@ -57,8 +57,9 @@ def promote(run_dir: str | Path, results_dir: str | Path = "results") -> Path:
 
 
 def _data_label(doc: dict) -> str:
+    """The first clause of each data source's note, e.g. ``CIFAR-10 (JPEG copy)``."""
     labels = [d.get("note") or d.get("name", "") for d in doc.get("data", [])]
-    return "; ".join(label.split(":")[0] for label in labels) or "—"
+    return "; ".join(label.split(":")[0].split(",")[0].strip() for label in labels) or "—"
 
 
 def table_rows(results: list[dict]) -> list[dict]:
