@@ -403,17 +403,19 @@ def _plot_comparison(rows: list[dict], histories: dict[str, list[dict]]):
 
     fig, axes = new_figure(11.0, 3.8, ncols=2, squeeze=False)
     ax = axes[0, 0]
-    for label, hist in histories.items():
-        ep = [r["epoch"] for r in hist if "val_accuracy" in r]
-        ax.plot(ep, [r["val_accuracy"] for r in hist if "val_accuracy" in r], marker=".",
+    for (label, hist), color in zip(histories.items(), ("tab:blue", "tab:orange"),
+                                    strict=False):
+        rows_ = [r for r in hist if "val_accuracy" in r and "train_accuracy" in r]
+        ep = [r["epoch"] for r in rows_]
+        ax.plot(ep, [r["val_accuracy"] for r in rows_], marker=".", color=color,
                 label=f"{label} (val)")
-        ax.plot(ep, [r["train_accuracy"] for r in hist if "val_accuracy" in r], ls=":",
-                label=f"{label} (train)")
+        ax.plot(ep, [r["train_accuracy"] for r in rows_], ls=":", marker=".", color=color,
+                alpha=0.6, label=f"{label} (train)")
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy")
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="lower right")
     ax = axes[0, 1]
     names = [r["model"] for r in rows]
     accs = [r["test_accuracy"] for r in rows]
