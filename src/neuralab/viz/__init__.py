@@ -1,9 +1,23 @@
-"""Figures. Plots never train: every function takes finished numbers and returns a Figure."""
+"""Figures. Plots never train: every function takes finished numbers and returns a Figure.
 
-from neuralab.viz.common import save_figure
-from neuralab.viz.confusion import confusion_matrix, plot_confusion, top_confusions
-from neuralab.viz.curves import plot_curves
-from neuralab.viz.grids import plot_image_grid
+Members load on first use (PEP 562), so importing :mod:`neuralab.viz.cli` to build the
+command line does not pull in matplotlib.
+"""
 
-__all__ = ["confusion_matrix", "plot_confusion", "plot_curves", "plot_image_grid",
-           "save_figure", "top_confusions"]
+from importlib import import_module
+
+_MEMBERS = {
+    "save_figure": "neuralab.viz.common",
+    "confusion_matrix": "neuralab.viz.confusion",
+    "plot_confusion": "neuralab.viz.confusion",
+    "top_confusions": "neuralab.viz.confusion",
+    "plot_curves": "neuralab.viz.curves",
+    "plot_image_grid": "neuralab.viz.grids",
+}
+__all__ = sorted(_MEMBERS)
+
+
+def __getattr__(name: str):
+    if name in _MEMBERS:
+        return getattr(import_module(_MEMBERS[name]), name)
+    raise AttributeError(f"module 'neuralab.viz' has no attribute {name!r}")
