@@ -205,8 +205,11 @@ _register("cifar10-preact-vgg13", "UvA DL practical 1 (Figure 5): PreAct VGG-13"
 _register("cifar10-simple-cnn", "TDT4265 assignment 3 task 2 (Table 2)",
           Target("test_accuracy", 0.68, "TDT4265 assignment 3 task 2: 68-72% test accuracy"),
           "Simple CNN (TDT4265 Table 2)", model="simple_cnn", optimizer="sgd",
-          learning_rate=5e-2, batch_size=64, epochs=10, patience=4, eval_every=None,
-          normalization="tdt4265")
+          learning_rate=5e-2, batch_size=64, epochs=10, normalization="tdt4265",
+          # the starter trainer validates twice per epoch (704 batches of 64), stops once the
+          # oldest of the last 4 validation losses is their minimum (= 3 evaluations without
+          # improvement) and the solution reloads the best checkpoint before testing
+          eval_every=352, patience=3, restore_best=True)
 TASK3 = dict(optimizer="nesterov", momentum=0.9, weight_decay=5e-4, batch_size=256, epochs=10,
              schedule="onecycle", augment=True, label_smoothing=0.2)
 _register("cifar10-cnn-a", "TDT4265 assignment 3 task 3: own design A",
