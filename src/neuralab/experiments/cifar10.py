@@ -188,9 +188,12 @@ UVA = dict(optimizer="adam", learning_rate=1e-4, batch_size=32, epochs=None, max
 
 _register("cifar10-mlp-torch", "UvA DL practical 1 §2 / VISUM §1: MLP in PyTorch",
           Target("test_accuracy", 0.53, "VISUM practical §1: MLP in PyTorch reaches >= 53%"),
-          "MLP on CIFAR-10 (PyTorch, handout defaults)", model="mlp", optimizer="sgd",
-          learning_rate=2e-3, batch_size=200, epochs=None, max_steps=1500, eval_every=100,
-          val_size=0, channels_last=False)
+          "MLP on CIFAR-10 (PyTorch, UvA interface)", model="mlp", optimizer="adam",
+          # the UvA flags' SGD lr 2e-3 / 1,500 steps only reaches ~0.39 in PyTorch on
+          # standardised inputs (measured); VISUM's >= 0.53 is for the tuned PyTorch MLP:
+          # Adam, two hidden layers, more steps
+          learning_rate=1e-3, weight_decay=1e-4, batch_size=200, epochs=None, max_steps=5000,
+          eval_every=500, hidden_units=(512, 256), val_size=5000, channels_last=False)
 _register("cifar10-mlp-torch-tuned", "UvA DL practical 1 §2: tuned MLP",
           Target("test_accuracy", 0.60, "issue: aim >= 0.60 for the tuned MLP"),
           "MLP on CIFAR-10 (PyTorch, tuned)", model="mlp", optimizer="adam", learning_rate=1e-3,
