@@ -3,6 +3,7 @@ frame shared with the OCR, a tiny end-to-end run whose saved classifier reproduc
 test accuracy, and the PyTorch FC network against the NumPy one."""
 
 import dataclasses
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -43,8 +44,12 @@ def test_registered_with_handout_targets_and_defaults():
     for name, q in zip(NAMES, ("7.1.1", "7.1.2", "7.1.3", "7.1.4"), strict=True):
         exp = get_experiment(name)
         assert exp.topic == "handwriting" and f"hw5 Q{q}" in exp.handout
-        assert exp.target.metric == "test_accuracy" and exp.target.higher_is_better
+        if name != "emnist-cnn":
+            assert exp.target.metric == "test_accuracy" and exp.target.higher_is_better
     assert get_experiment("mnist-cnn").target.threshold == 0.993
+    ocr_target = get_experiment("emnist-cnn").target
+    assert ocr_target.metric == "hw5_photo_cer" and ocr_target.threshold == 0.10
+    assert not ocr_target.higher_is_better
     mnist = get_experiment("mnist-cnn").make_config()
     assert mnist.dataset == "mnist" and mnist.input_size == 28 and mnist.shift > 0
     chars = get_experiment("chars-cnn").make_config()
@@ -54,6 +59,16 @@ def test_registered_with_handout_targets_and_defaults():
     assert ocr.thicken > 0 and ocr.thin > 0 and ocr.rotate > 0 and ocr.scale > 0
     fc = get_experiment("chars-fc-torch").make_config({"hidden": "32"})
     assert fc.hidden == 32 and fc.summed_loss
+
+
+def test_photo_ground_truth_is_the_ocr_tests_one():
+    path = REPO / "tests" / "ocr" / "ocr_ground_truth.py"
+    spec = importlib.util.spec_from_file_location("ocr_ground_truth_copy", path)
+    truth = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(truth)
+    for name, text in hw.HW5_PHOTOS.items():
+        assert truth.PHOTOS[name] == text
+    assert truth.ALPHABET == hw.OCR_ALPHABET
 
 
 def test_fc_hyper_parameters_match_the_numpy_experiment():
@@ -242,6 +257,12 @@ def test_tiny_emnist_run_saves_a_classifier_that_reproduces_its_accuracy(tmp_pat
     assert spec["crop"]["margin"] == 2 and spec["model"] == "char_cnn"
     acc = doc["metrics"]["test_accuracy"]
     assert acc > 0.3  # 36 classes: chance is 0.03
+    merged = doc["metrics"]["test_accuracy_lookalikes_merged"]
+    assert acc <= merged <= 1.0
+    if (root / "hw5" / "01_list.jpg").is_file():  # read as `neuralab ocr --model run_dir` does
+        assert 0.0 <= doc["value"] == doc["metrics"]["hw5_photo_cer"] <= 1.0
+        assert (run_dir / "tables" / "hw5_photos.csv").exists()
+        assert any(d["name"] == "hw5-photos" and d["verified"] for d in doc["data"])
 
     from neuralab import data
 

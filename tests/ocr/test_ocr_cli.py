@@ -140,6 +140,8 @@ def test_non_image_exits_2_with_one_line(tmp_path, capsys):
 def test_missing_model_exits_2_and_says_what_to_run(tmp_path, page_png, capsys):
     assert main(["ocr", str(page_png), "--runs", str(tmp_path / "empty")]) == 2
     _one_line_error(capsys, "no trained classifier 'emnist-cnn'", "neuralab run emnist-cnn")
+    assert main(["ocr", str(page_png), "--model", "chars-cnn", "--runs", str(tmp_path)]) == 2
+    _one_line_error(capsys, "`neuralab run chars-cnn` first", "emnist-cnn")
     assert main(["ocr", str(page_png), "--model", str(tmp_path / "nope" / "x.json")]) == 2
     _one_line_error(capsys, "classifier not found")
     run = stand_in_run(tmp_path / "gone")

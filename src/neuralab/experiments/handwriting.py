@@ -40,6 +40,21 @@ HANDOUT = "COMP5421 / 16-720 hw5"
 # chars36 stores EMNIST's 28x28 frame zero-padded by 2 px a side; its normalisation at 28 px
 # is EMNIST's (measured on the ByClass test split), at 32 px chars36's own.
 CHARS36_PAD = 2
+OCR_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# The hw5 handout photos in $NEURALAB_DATA/hw5 and their text, typed from the images (the same
+# as tests/ocr/ocr_ground_truth.py; a test keeps the two equal). sha256 from the data README.
+HW5_PHOTOS = {
+    "01_list.jpg": ("TO DO LIST\n1. MAKE A TO DO LIST\n2. CHECK OFF THE FIRST\n"
+                    "THING ON TO DO LIST\n3. REALIZE YOU HAVE ALREADY\nCOMPLETED 2 THINGS\n"
+                    "4. REWARD YOURSELF WITH\nA NAP"),
+    "02_letters.jpg": "ABCDEFG\nHIJKLMN\nOPQRSTU\nVWXYZ\n1234567890",
+}
+HW5_SHA256 = {
+    "01_list.jpg": "sha256:30937d02f89b6aab490b231340901b61309b090a88269e2e6617cad6da9230b4",
+    "02_letters.jpg": "sha256:1187b79093ad73ff6fb2e14a800923b496e84b406433ee545bab716862bec6f6",
+}
+# look-alikes EMNIST itself cannot tell apart (its writers' O and 0, I and 1 share shapes)
+LOOKALIKES = (("O", "0"), ("I", "1"))
 
 
 # ----------------------------------------------------------------------------- transforms
@@ -202,6 +217,7 @@ class CharCNNConfig:
     train_subset: int | None = None
     test_subset: int | None = None
     balance_tau: float = 0.0  # OCR: logit bias -tau * log(train prior) in classifier.json
+    read_photos: bool = False  # read the hw5 photos with the trained classifier (CER)
     channels_last: bool = True
 
 
@@ -287,7 +303,72 @@ def train_char_cnn(cfg: CharCNNConfig, ctx, title: str, notes: str = "") -> RunR
             crop=_crop_fields(crop_spec_for(cfg.dataset, cfg.input_size)), logit_bias=bias,
             experiment=ctx.name, notes=f"{title}; trained on {cfg.dataset} at "
                                        f"{cfg.input_size}x{cfg.input_size}, white on black"))
+    if cfg.dataset == "chars36":
+        _lookalike_accuracy(result, trainer, loaders["test"], classes)
+    if cfg.read_photos and ctx.is_main:
+        photo_metrics, rows = read_hw5_photos(ctx, ctx.out_dir)
+        result.metrics.update(photo_metrics)
+        if rows:
+            result.tables["hw5_photos"] = rows
     return result
+
+
+def _lookalike_accuracy(result: RunResult, trainer: Trainer, loader, classes: list[str]) -> None:
+    """``test_accuracy_lookalikes_merged``: test accuracy when O/0 and I/1 count as one class,
+    i.e. what the network gets wrong besides the confusions the data cannot resolve."""
+    from neuralab.train import predict
+
+    pred, true = (t.numpy() for t in predict(loader, trainer.module, trainer.device))
+    group = np.arange(len(classes))
+    for a, b in LOOKALIKES:
+        if a in classes and b in classes:
+            group[classes.index(a)] = classes.index(b)
+    result.metrics["test_accuracy_lookalikes_merged"] = round(
+        float((group[pred] == group[true]).mean()), 4)
+
+
+def read_hw5_photos(ctx, run_dir) -> tuple[dict, list[dict]]:
+    """Read the hw5 photos present in ``$NEURALAB_DATA/hw5`` as ``neuralab ocr --model
+    run_dir`` does; returns metrics (``hw5_photo_cer``: edits / characters pooled over the
+    photos, case-sensitive, alphabet 0-9A-Z, whitespace ignored; per photo too, and without
+    the word-level letter/digit prior) and one table row per photo."""
+    from neuralab.data import data_root
+    from neuralab.data.integrity import file_digest
+    from neuralab.ocr import character_error_rate, load_image, read_text
+    from neuralab.ocr.cer import normalize_text
+    from neuralab.ocr.classifier import load_classifier
+    from neuralab.ocr.cli import with_word_context
+
+    folder = data_root(ctx.data_dir) / "hw5"
+    present = {n: t for n, t in HW5_PHOTOS.items() if (folder / n).is_file()}
+    if not present:
+        ctx.log(f"no hw5 photos in {folder}: photo CER not measured")
+        return {}, []
+    digests = {n: file_digest(folder / n, "sha256") for n in present}
+    ctx.record_data({"name": "hw5-photos", "path": str(folder), "format": "jpg",
+                     "checksum": ";".join(digests.values()),
+                     "verified": all(digests[n] == HW5_SHA256[n] for n in present),
+                     "note": "hw5 handout photos of handwriting (text typed from the images)",
+                     "files": digests})
+    classify = load_classifier(run_dir)
+    metrics: dict = {}
+    rows, edits, total = [], 0.0, 0
+    for name, truth in present.items():
+        raw = read_text(load_image(folder / name), classify, spec=classify.crop_spec)
+        read = with_word_context(raw, classify)
+        n = len(normalize_text(truth, OCR_ALPHABET))
+        cer = character_error_rate(read.text, truth, OCR_ALPHABET)
+        cer_raw = character_error_rate(raw.text, truth, OCR_ALPHABET)
+        edits, total = edits + cer * n, total + n
+        stem = name.split(".")[0]
+        metrics[f"cer_{stem}"], metrics[f"cer_{stem}_without_word_prior"] = (
+            round(cer, 4), round(cer_raw, 4))
+        rows.append({"photo": name, "characters": n, "boxes": len(raw.boxes),
+                     "cer": round(cer, 4), "cer_without_word_prior": round(cer_raw, 4),
+                     "text": read.text.replace("\n", " | ")})
+        ctx.log(f"{name}: CER {cer:.4f} ({cer_raw:.4f} without the word prior)")
+    metrics["hw5_photo_cer"] = round(edits / total, 4)
+    return metrics, rows
 
 
 def _cnn_notes(cfg: CharCNNConfig, splits, extra: str = "") -> str:
@@ -343,14 +424,15 @@ _register_cnn(
     Target("test_accuracy", 0.95, "issue 6: aim >= 95% test on chars36 (O/0 and I/1 are "
            "ambiguous in the data)"),
     "CharCNN on chars36 (32x32, 36 classes)",
-    dataset="chars36", input_size=32, epochs=6, shift=2.0, rotate=8.0, scale=0.08)
+    dataset="chars36", input_size=32, epochs=6, shift=2.0, rotate=8.0, scale=0.08,
+    read_photos=True)
 _register_cnn(
     "emnist-cnn", f"{HANDOUT} Q7.1.4: EMNIST classifier for the OCR of the photos",
-    Target("test_accuracy", 0.95, "issue 6: EMNIST digits + uppercase classifier for the photos "
-           "(same data as chars-cnn, EMNIST's 28x28 frame)"),
+    Target("hw5_photo_cer", 0.10, "issue 6: character error rate <= 10% on the hw5 photos "
+           "01_list.jpg + 02_letters.jpg (aim 3%)", higher_is_better=False),
     "CharCNN on EMNIST 0-9 A-Z (28x28, photo augmentation) for neuralab ocr",
     dataset="chars36", input_size=28, epochs=6, shift=2.0, rotate=10.0, scale=0.12,
-    thicken=0.6, thin=0.4)
+    thicken=0.6, thin=0.4, read_photos=True)
 
 
 # ----------------------------------------------------------------------------- FC (Q7.1.1)
@@ -369,7 +451,7 @@ class CharsFCConfig:
     """
 
     hidden: int = 64
-    learning_rate: float = 2e-3
+    learning_rate: float = 1e-2
     batch_size: int = 32
     epochs: int = 50
     summed_loss: bool = True

@@ -121,9 +121,10 @@ def find_classifier(name_or_path: str | os.PathLike, runs_dir: str | os.PathLike
         return runs[-1] / SPEC_FILE
     if "/" in text or text.endswith(".json"):
         raise NeuralabError(f"classifier not found: {text} (no such file or folder)")
+    hint = "" if text == "emnist-cnn" else ", or use the default OCR model emnist-cnn"
     raise NeuralabError(f"no trained classifier {text!r}: no finished run under "
-                        f"{Path(runs_dir) / text}; run `neuralab run emnist-cnn` first "
-                        "(or pass --model RUN_DIR)")
+                        f"{Path(runs_dir) / text}; run `neuralab run {text}` first (or pass "
+                        f"--model RUN_DIR{hint})")
 
 
 class Classifier:
