@@ -9,14 +9,6 @@ every element, plus the largest deviation from autograd's own gradient).
 from __future__ import annotations
 
 
-def _torch_row(row: dict) -> dict:
-    """A LayerNorm row in the NumPy engine's row format."""
-    module, _, tensor = row["name"].partition(" ")
-    return {"name": module, "tensor": tensor or "-", "rel_error": row["rel_error"],
-            "max_elem_error": row["max_abs_error"], "checked": "every", "size": "all",
-            "skipped": 0, "passed": row["passed"]}
-
-
 def run_all(seed: int = 0) -> tuple[bool, str]:
     """(all passed, printable table)."""
     import numpy as np
@@ -24,5 +16,5 @@ def run_all(seed: int = 0) -> tuple[bool, str]:
     from neuralab.models.layernorm import gradcheck_rows
     from neuralab.scratch import check_all, format_table
 
-    rows = check_all(dtype=np.float64, seed=seed) + [_torch_row(r) for r in gradcheck_rows()]
+    rows = check_all(dtype=np.float64, seed=seed) + gradcheck_rows()
     return all(r["passed"] for r in rows), format_table(rows)
