@@ -188,13 +188,3 @@ def test_train_throughput_counts_whole_batches_and_restores_threads():
                             channels_last=True)  # fmt: skip
     assert 8 / 0.2 < rate < 1e6
     assert torch.get_num_threads() == threads
-
-
-def test_recipes_are_valid_cifar_experiment_configs():
-    from neuralab.experiments.cifar10 import CifarConfig
-    from neuralab.models.fastcnn import RECIPES
-
-    assert set(RECIPES) == {"cnn_a", "cnn_b", "cnn_best"}
-    for name, recipe in RECIPES.items():
-        cfg = CifarConfig(model=name, **recipe)
-        assert cfg.epochs == 10 and cfg.augment and cfg.schedule == "onecycle"

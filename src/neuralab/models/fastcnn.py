@@ -20,8 +20,9 @@ Cost per 32x32 image (forward multiply-adds) against the handout VGG's 152.8M: `
 CPU-second (:func:`neuralab.models.speed.train_throughput`, ``clock="cpu"``): SimpleCNN 1148,
 VGG 172, ``cnn_a`` 508, ``cnn_b`` 516, ``cnn_best`` 372; two threads give up to twice that.
 
-The suggested training recipe (SGD with Nesterov momentum, one-cycle learning rate, label
-smoothing 0.2, random crop + flip, 10 epochs) is in :data:`RECIPES`.
+Their training recipes (SGD with Nesterov momentum, one-cycle learning rate, label smoothing
+0.2, random crop + flip, 10 epochs) are the defaults of the ``cifar10-cnn-a|b|best``
+experiments in :mod:`neuralab.experiments.cifar10`.
 """
 
 from __future__ import annotations
@@ -198,27 +199,3 @@ class CNNBest(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.groups(self.stem(x))
         return self.linear(torch.amax(x, dim=(2, 3))) * self.scale
-
-
-_ONE_CYCLE = {
-    "optimizer": "nesterov",
-    "momentum": 0.9,
-    "weight_decay": 5e-4,
-    "batch_size": 256,
-    "epochs": 10,
-    "schedule": "onecycle",
-    "label_smoothing": 0.2,
-    "augment": True,
-    "channels_last": True,
-}
-
-#: Suggested training settings per model; the keys are those of the CIFAR-10 experiment
-#: config (``neuralab.experiments.cifar10.CifarConfig``). BatchNorm everywhere makes the
-#: high peak learning rates safe; ``cnn_best``'s logit scale of 1/9 lets it take 0.4.
-#: Targets (TDT4265 task 3): >= 75% test accuracy within 10 epochs for ``cnn_a`` and
-#: ``cnn_b``, >= 80% for ``cnn_best``.
-RECIPES: dict[str, dict] = {
-    "cnn_a": {**_ONE_CYCLE, "learning_rate": 0.2},
-    "cnn_b": {**_ONE_CYCLE, "learning_rate": 0.2},
-    "cnn_best": {**_ONE_CYCLE, "learning_rate": 0.4},
-}
