@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 
 from neuralab.experiments.common import classifier_result, count_parameters, split_loader
-from neuralab.experiments.registry import RunResult, Target, experiment
-from neuralab.train import Trainer, TrainSettings, image_transform
+from neuralab.experiments.registry import RunResult, Target, register_recipe
+from neuralab.train import Trainer, TrainSettings, image_transform, make_optimizer
 
 TDT4265_MEAN, TDT4265_STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
 
@@ -51,20 +51,6 @@ class CifarConfig:
     activation: str = "elu"  # MLP only
     restore_best: bool = False
     track_test: bool = True  # evaluate the test split at every evaluation (record only)
-
-
-def _optimizer(cfg: CifarConfig, params) -> torch.optim.Optimizer:
-    name = cfg.optimizer.lower()
-    if name in ("sgd", "nesterov"):
-        return torch.optim.SGD(params, lr=cfg.learning_rate, momentum=cfg.momentum,
-                               nesterov=name == "nesterov", weight_decay=cfg.weight_decay)
-    if name == "adam":
-        return torch.optim.Adam(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
-    from neuralab.errors import NeuralabError
-
-    raise NeuralabError(f"unknown optimizer {cfg.optimizer!r}; use sgd, nesterov, adam or adamw")
 
 
 def _scheduler(cfg: CifarConfig, opt, total_steps: int):
@@ -140,7 +126,8 @@ def train_cifar(cfg: CifarConfig, ctx, title: str) -> RunResult:
     model = _build_model(cfg)
     if cl:
         model = model.to(memory_format=torch.channels_last)
-    opt = _optimizer(cfg, model.parameters())
+    opt = make_optimizer(cfg.optimizer, model.parameters(), cfg.learning_rate, cfg.momentum,
+                         cfg.weight_decay)
     steps_per_epoch = len(train_loader)
     total = min(cfg.epochs * steps_per_epoch if cfg.epochs else 10**12,
                 cfg.max_steps or 10**12)
@@ -175,12 +162,8 @@ def time_to_accuracy(history: list[dict], levels=TIME_TO) -> dict[str, float | N
 
 
 def _register(name: str, handout: str, target: Target, title: str, **defaults) -> None:
-    def run(cfg: CifarConfig, ctx) -> RunResult:
-        return train_cifar(cfg, ctx, title)
-
-    run.__doc__ = title
-    experiment(name, topic="cifar10-torch", handout=handout, config=CifarConfig, target=target,
-               defaults=defaults, description=title)(run)
+    register_recipe(name, train_cifar, topic="cifar10-torch", handout=handout,
+                    config=CifarConfig, target=target, title=title, **defaults)
 
 
 UVA = dict(optimizer="adam", learning_rate=1e-4, batch_size=32, epochs=None, max_steps=5000,

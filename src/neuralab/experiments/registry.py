@@ -96,6 +96,20 @@ def experiment(name: str, *, topic: str, handout: str, config: type, target: Tar
     return wrap
 
 
+def register_recipe(name: str, recipe: Callable[[Any, Any, str], RunResult], *, topic: str,
+                    handout: str, config: type, target: Target, title: str,
+                    tags: tuple[str, ...] = (), **defaults: Any) -> None:
+    """Register one training recipe ``recipe(config, ctx, title)`` under another name, with
+    the handout's settings as the config defaults (one recipe, many experiments)."""
+
+    def run(cfg, ctx) -> RunResult:
+        return recipe(cfg, ctx, title)
+
+    run.__doc__ = title
+    experiment(name, topic=topic, handout=handout, config=config, target=target,
+               description=title, tags=tags, defaults=defaults)(run)
+
+
 def _load_all() -> None:
     import neuralab.experiments.catalog  # noqa: F401  (registers everything on import)
 

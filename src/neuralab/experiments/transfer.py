@@ -42,9 +42,9 @@ import torch
 
 from neuralab.errors import NeuralabError
 from neuralab.experiments.common import classifier_result
-from neuralab.experiments.registry import RunResult, Target, experiment
+from neuralab.experiments.registry import RunResult, Target, experiment, register_recipe
 from neuralab.io import atomic_write_text
-from neuralab.train import TensorLoader, Trainer, TrainSettings, image_transform
+from neuralab.train import TensorLoader, Trainer, TrainSettings, image_transform, make_optimizer
 from neuralab.train.metrics import compute_loss_and_accuracy
 
 FEATURES_VERSION = "1"
@@ -195,18 +195,6 @@ def cached_features(model, images: np.ndarray, preprocess, stop: int, *, backbon
 
 
 # --------------------------------------------------------------------------- helpers
-def _optimizer(name: str, params, lr: float, momentum: float, weight_decay: float):
-    name = name.lower()
-    if name in ("sgd", "nesterov"):
-        return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=name == "nesterov",
-                               weight_decay=weight_decay)
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    raise NeuralabError(f"unknown optimizer {name!r}; use adam, adamw, sgd or nesterov")
-
-
 def _to_float(x: torch.Tensor, _generator=None) -> torch.Tensor:
     return x.float()
 
@@ -308,7 +296,7 @@ def fit_transfer(cfg: TransferConfig, ctx, checkpoint_dir: Path | None, data=Non
                                       device=ctx.device) for name, split in splits.items()}
         train_loader = TensorLoader(train.images, train.labels, cfg.batch_size, shuffle=True,
                                     seed=ctx.seed, transform=train_tf, device=ctx.device)
-    opt = _optimizer(cfg.optimizer, [p for p in model.parameters() if p.requires_grad],
+    opt = make_optimizer(cfg.optimizer, [p for p in model.parameters() if p.requires_grad],
                      cfg.learning_rate, cfg.momentum, cfg.weight_decay)
     settings = TrainSettings(max_epochs=cfg.epochs, eval_every=cfg.eval_every,
                              patience=cfg.patience, restore_best=cfg.restore_best)
@@ -365,12 +353,8 @@ def train_transfer(cfg: TransferConfig, ctx, title: str) -> RunResult:
 
 
 def _register(name: str, handout: str, target: Target, title: str, **defaults) -> None:
-    def run(cfg: TransferConfig, ctx) -> RunResult:
-        return train_transfer(cfg, ctx, title)
-
-    run.__doc__ = title
-    experiment(name, topic="transfer", handout=handout, config=TransferConfig, target=target,
-               defaults=defaults, description=title)(run)
+    register_recipe(name, train_transfer, topic="transfer", handout=handout,
+                    config=TransferConfig, target=target, title=title, **defaults)
 
 
 TDT4265_4A = dict(dataset="cifar10", optimizer="adam", learning_rate=5e-4, batch_size=32,
@@ -460,7 +444,7 @@ def run_flowers_scratch(cfg: ScratchConfig, ctx) -> RunResult:
                                 shuffle=True, seed=ctx.seed, transform=train_tf,
                                 device=ctx.device)
     model = ScratchCNN(len(data.classes))
-    opt = _optimizer(cfg.optimizer, model.parameters(), cfg.learning_rate, cfg.momentum,
+    opt = make_optimizer(cfg.optimizer, model.parameters(), cfg.learning_rate, cfg.momentum,
                      cfg.weight_decay)
     trainer = Trainer(model, opt, train_loader, val_loader=loaders["val"],
                       settings=TrainSettings(max_epochs=cfg.epochs), device=ctx.device,
