@@ -78,3 +78,14 @@ def test_find_unfinished_picks_the_newest_without_metrics(tmp_path):
     assert find_unfinished(tmp_path, "x").name == "20260102-000000"
     with pytest.raises(NeuralabError, match="no unfinished run"):
         find_unfinished(tmp_path, "y")
+
+
+def test_a_run_failing_before_any_output_leaves_no_folder(tmp_path, toy):
+    def fail(cfg, ctx):
+        raise NeuralabError("cifar10 not found")
+
+    broken = Experiment(name="toy-fail", topic="test", handout="none", config_cls=ToyConfig,
+                        target=Target("score", 0.5, "made up"), run=fail)
+    with pytest.raises(NeuralabError):
+        run_experiment(broken, ToyConfig(), device="cpu", out_root=tmp_path)
+    assert list((tmp_path / "toy-fail").iterdir()) == []

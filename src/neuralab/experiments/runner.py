@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import shlex
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -133,7 +134,15 @@ def run_experiment(exp: Experiment, config: Any, *, seed: int = 0, device: str =
                      resume=resume_dir is not None, is_main=is_main)
     ctx.log(f"writing {run_dir}")
     start = time.perf_counter()
-    result = exp.run(config, ctx)
+    try:
+        result = exp.run(config, ctx)
+    except NeuralabError:
+        # a run that failed before producing anything (e.g. missing data) leaves no folder
+        # behind for --resume to pick up; one with a checkpoint or plots is kept
+        if is_main and resume_dir is None and [p.name for p in run_dir.iterdir()] == [
+                "config.json"]:
+            shutil.rmtree(run_dir)
+        raise
     if not isinstance(result, RunResult):
         raise TypeError(f"{exp.name}.run must return a RunResult, got {type(result).__name__}")
     wall = time.perf_counter() - start
