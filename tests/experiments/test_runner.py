@@ -89,3 +89,8 @@ def test_a_run_failing_before_any_output_leaves_no_folder(tmp_path, toy):
     with pytest.raises(NeuralabError):
         run_experiment(broken, ToyConfig(), device="cpu", out_root=tmp_path)
     assert list((tmp_path / "toy-fail").iterdir()) == []
+
+
+def test_recipe_experiments_belong_to_their_topic_module():
+    assert get_experiment("cifar10-simple-cnn").run.__module__ == "neuralab.experiments.cifar10"
+    assert get_experiment("flowers17-finetune").run.__module__ == "neuralab.experiments.transfer"

@@ -106,6 +106,7 @@ def register_recipe(name: str, recipe: Callable[[Any, Any, str], RunResult], *, 
         return recipe(cfg, ctx, title)
 
     run.__doc__ = title
+    run.__module__ = recipe.__module__  # the experiment belongs to the recipe's topic module
     experiment(name, topic=topic, handout=handout, config=config, target=target,
                description=title, tags=tags, defaults=defaults)(run)
 
