@@ -32,14 +32,6 @@ def data_dir() -> Path:
     return Path(root)
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_registered_with_handout_targets_and_defaults():
     for name, q in zip(NAMES, ("7.1.1", "7.1.2", "7.1.3", "7.1.4"), strict=True):
         exp = get_experiment(name)

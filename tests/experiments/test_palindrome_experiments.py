@@ -15,14 +15,6 @@ from neuralab.io import read_csv
 from neuralab.viz.rnn import plot_accuracy_vs_length, plot_gradient_norms, summarize_by_length
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_registered_with_targets_and_handout_defaults():
     for name in ("palindrome-rnn", "palindrome-lstm", "palindrome-sweep"):
         exp = get_experiment(name)

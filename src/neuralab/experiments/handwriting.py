@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 from neuralab.data.augment import NORMALIZATION
 from neuralab.experiments.common import classifier_result, count_parameters, split_loader
-from neuralab.experiments.registry import RunResult, Target, experiment
+from neuralab.experiments.registry import RunResult, Target, experiment, register_recipe
 from neuralab.ocr.classifier import ClassifierSpec, write_spec
 from neuralab.ocr.crops import CropSpec
 from neuralab.train import Trainer, TrainSettings
@@ -405,12 +405,11 @@ def _balanced_accuracy(result: RunResult) -> None:
 
 def _register_cnn(name: str, handout: str, target: Target, title: str, notes: str = "",
                   **defaults) -> None:
-    def run(cfg: CharCNNConfig, ctx) -> RunResult:
+    def recipe(cfg: CharCNNConfig, ctx, title: str) -> RunResult:
         return train_char_cnn(cfg, ctx, title, notes)
 
-    run.__doc__ = title
-    experiment(name, topic="handwriting", handout=handout, config=CharCNNConfig, target=target,
-               defaults=defaults, description=title)(run)
+    register_recipe(name, recipe, topic="handwriting", handout=handout, config=CharCNNConfig,
+                    target=target, title=title, **defaults)
 
 
 _register_cnn(
