@@ -145,14 +145,18 @@ def cmd_run(args, extra: list[str]) -> int:
                       else Path(args.resume))
         if not (resume_dir / "config.json").exists():
             raise NeuralabError(f"--resume {resume_dir}: not a run folder (no config.json)")
+    from neuralab.train.distributed import shutdown
+
     rank = int(os.environ.get("RANK", "0"))
     try:
         run_dir, doc = run_experiment(exp, config, seed=args.seed, device=args.device,
                                       data_dir=args.data_dir, out_root=args.out,
                                       resume_dir=resume_dir)
+        shutdown()
     except RuntimeError as err:  # a collective failed: another rank died or timed out
         if "WORLD_SIZE" not in os.environ:
             raise
+        shutdown(wait=False)
         text = str(err).strip()
         first = text.splitlines()[0][:200] if text else type(err).__name__
         raise NeuralabError(f"rank {rank}: distributed training failed ({first}); the last "

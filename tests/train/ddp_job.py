@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from neuralab.train import TensorLoader, Trainer, TrainSettings, compute_loss_and_accuracy
-from neuralab.train.distributed import current, init_from_env
+from neuralab.train.distributed import current, init_from_env, shutdown
 
 
 def main() -> None:
@@ -67,6 +67,7 @@ def main() -> None:
             "params": params.tolist(), "eval": evaluation, "world_size": info.world_size,
             "history": [{k: v for k, v in r.items() if k != "time_s"} for r in trainer.history],
         }))
+    shutdown()
 
 
 if __name__ == "__main__":

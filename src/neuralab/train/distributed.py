@@ -65,6 +65,16 @@ def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
     return t
 
 
+def shutdown(wait: bool = True) -> None:
+    """Leave the process group together: wait for every rank, then destroy it (a rank that
+    exits while gloo threads of the group are alive, or while a peer still uses them, can abort
+    with SIGABRT)."""
+    if dist.is_available() and dist.is_initialized():
+        if wait and dist.get_world_size() > 1:  # no waiting on peers that may be dead
+            dist.barrier()
+        dist.destroy_process_group()
+
+
 def _active() -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
