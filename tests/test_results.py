@@ -36,6 +36,31 @@ def test_promote_copies_metrics_and_plots(tmp_path):
     assert rows[0]["data"] == "CIFAR-10 (JPEG copy)"
 
 
+def _promote(tmp_path, seed, value, config):
+    run = tmp_path / "runs" / "a" / str(seed)
+    run.mkdir(parents=True)
+    doc = {**_doc("a", value, value >= 0.5), "seed": seed, "config": config}
+    (run / "metrics.json").write_text(json.dumps(doc))
+    return json.loads(results.promote(run, tmp_path / "results").read_text())
+
+
+def test_promoting_other_seeds_keeps_every_seed_and_the_worst_decides_met(tmp_path):
+    _promote(tmp_path, 0, 0.62, {"lr": 0.1})
+    _promote(tmp_path, 1, 0.48, {"lr": 0.1})
+    doc = _promote(tmp_path, 2, 0.58, {"lr": 0.1})
+    assert {k: v["value"] for k, v in doc["seeds"].items()} == {"0": 0.62, "1": 0.48, "2": 0.58}
+    row = results.table_rows([doc])[0]
+    assert row["seeds"] == "3: min 0.4800, mean 0.5600"
+    assert row["met"] == "no"  # seed 1 missed the 0.5 target
+
+
+def test_a_changed_config_starts_the_seed_record_afresh(tmp_path):
+    _promote(tmp_path, 0, 0.62, {"lr": 0.1})
+    doc = _promote(tmp_path, 1, 0.70, {"lr": 0.2})
+    assert list(doc["seeds"]) == ["1"]
+    assert results.table_rows([doc])[0]["seeds"] == "1"
+
+
 def test_unfinished_run_cannot_be_promoted(tmp_path):
     with pytest.raises(NeuralabError, match="no metrics.json"):
         results.promote(tmp_path, tmp_path / "results")
