@@ -69,6 +69,15 @@ def random_crop(x: torch.Tensor, padding: int, generator: torch.Generator | None
     return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2).contiguous()
 
 
+def flip_half(images: np.ndarray, seed: int) -> np.ndarray:
+    """A copy of ``images`` ``[N, H, W, C]`` (uint8, as stored) with a random half of them
+    mirrored left-right, one seeded coin per image: the base of airbench's alternating flip."""
+    flip = np.random.default_rng(seed).random(len(images)) < 0.5
+    out = np.array(images, copy=True)
+    out[flip] = out[flip][:, :, ::-1]
+    return out
+
+
 def random_flip(x: torch.Tensor, generator: torch.Generator | None = None,
                 p: float = 0.5) -> torch.Tensor:
     """Flip each image of ``[N, C, H, W]`` left-right with probability ``p``."""

@@ -3,6 +3,7 @@
 from neuralab.experiments import (  # noqa: F401
     chars_scratch,
     cifar10,
+    cifar10_fast,
     digits,
     digits_scratch,
     handwriting,

@@ -17,7 +17,7 @@ from neuralab.viz.confusion import per_class_accuracy
 
 
 def split_loader(split, batch_size: int, *, train: bool, seed: int, device: str,
-                 transform=None, eval_transform=None) -> TensorLoader:
+                 transform=None, eval_transform=None, drop_last: bool = False) -> TensorLoader:
     """A :class:`TensorLoader` over a dataset split (uint8 images stay uint8 until batched).
 
     ``batch_size`` is the global batch: under DDP each of the W ranks draws ``batch_size / W``
@@ -29,7 +29,7 @@ def split_loader(split, batch_size: int, *, train: bool, seed: int, device: str,
         raise NeuralabError(f"batch_size {batch_size} is not divisible by the "
                             f"{info.world_size} DDP processes")
     per_rank = batch_size // info.world_size if train else batch_size
-    return TensorLoader(split.images, split.labels, per_rank, shuffle=train, drop_last=False,
+    return TensorLoader(split.images, split.labels, per_rank, shuffle=train, drop_last=drop_last,
                         seed=seed, device=device, rank=info.rank, world_size=info.world_size,
                         transform=transform if train else (eval_transform or transform))
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from neuralab.errors import NeuralabError
+from neuralab.models.airbench import AirbenchNet
 from neuralab.models.autoencoder import Autoencoder
 from neuralab.models.charcnn import CharCNN, CharFC
 from neuralab.models.cnn import VGG, PreActVGG13, SimpleCNN
@@ -64,6 +65,7 @@ REGISTRY: dict[str, Entry] = {
     "cnn_a": Entry(CNNA, (3, 32, 32)),
     "cnn_b": Entry(CNNB, (3, 32, 32)),
     "cnn_best": Entry(CNNBest, (3, 32, 32)),
+    "airbench": Entry(AirbenchNet, (3, 32, 32)),
     "vanilla_rnn": Entry(VanillaRNN, (10, 1), RNN_DEFAULTS),
     "lstm": Entry(LSTM, (10, 1), RNN_DEFAULTS),
     "autoencoder": Entry(Autoencoder, (1024,)),

@@ -54,6 +54,12 @@ class TensorLoader:
         self._resume_from: int | None = None  # set by load_state_dict for a mid-epoch restart
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(_epoch_seed(seed, 0) + rank)
+        self._tell_transform(0)
+
+    def _tell_transform(self, epoch: int) -> None:
+        """Transforms that change with the epoch (e.g. :class:`AlternatingFlip`) hear of it."""
+        if hasattr(self.transform, "set_epoch"):
+            self.transform.set_epoch(epoch)
 
     def __len__(self) -> int:
         n = self._shard_size()
@@ -87,6 +93,7 @@ class TensorLoader:
         """Start ``epoch`` from its first batch (the trainer calls this at every epoch start)."""
         self.epoch, self.position, self._resume_from = epoch, 0, None
         self.generator.manual_seed(_epoch_seed(self.seed, epoch) + self.rank)
+        self._tell_transform(epoch)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         start, self._resume_from = self._resume_from or 0, None
@@ -107,6 +114,7 @@ class TensorLoader:
         self.epoch, self.position = state["epoch"], state["position"]
         self._resume_from = self.position
         self.generator.set_state(state["generator"])
+        self._tell_transform(self.epoch)
 
 
 def image_transform(mean=None, std=None, *, crop_padding: int = 0, flip: bool = False,
@@ -135,3 +143,29 @@ def image_transform(mean=None, std=None, *, crop_padding: int = 0, flip: bool = 
         return x
 
     return transform
+
+
+class AlternatingFlip:
+    """airbench's alternating flip around another transform: every image of the batch is
+    mirrored on odd epochs and left as it is on even ones.
+
+    Stored images that were each flipped at random once beforehand
+    (:func:`neuralab.data.augment.flip_half`) are thus seen both ways in every pair of
+    epochs, instead of a fresh coin toss per epoch that repeats a view half of the time.
+    The loader calls :meth:`set_epoch`.
+    """
+
+    def __init__(self, transform: Transform) -> None:
+        self.transform, self.epoch = transform, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        x = self.transform(x, generator)
+        if self.epoch % 2 == 0:
+            return x
+        flipped = x.flip(-1)
+        if x.is_contiguous(memory_format=torch.channels_last):
+            flipped = flipped.contiguous(memory_format=torch.channels_last)
+        return flipped

@@ -1,0 +1,177 @@
+"""``cifar10-fast``: the speed flagship — the best CIFAR-10 test accuracy in the least wall time.
+
+The recipe is airbench94_muon's (Keller Jordan, github.com/KellerJordan/cifar10-airbench:
+94.01% in 2.59 s on one A100 with genuine CIFAR-10), run through neuralab's Trainer so that it
+checkpoints, resumes and scales with DDP like every other experiment:
+
+* :class:`~neuralab.models.airbench.AirbenchNet` with its whitening layer fitted on 5,000
+  training images before the first step;
+* :class:`~neuralab.train.muon.Muon` for the conv filters (lr 0.24, momentum 0.6, Nesterov)
+  and Nesterov SGD (momentum 0.85) for the BatchNorm shifts, the whitening bias (trained for
+  the first 3 epochs only) and the head; every learning rate decays linearly to 0;
+* label smoothing 0.2; batch 2,000 on the whole 50,000-image training set (no validation
+  split: the test split is only evaluated, never used to choose anything);
+* augmentation: 2-pixel random translation (reflect padding) and alternating flip;
+* test-time augmentation (mirror and 1-pixel translations, 6 views) for the reported accuracy.
+
+airbench sums the loss over the batch; here it is the batch mean, so the SGD learning rates are
+multiplied by the batch size and the weight decay divided by it, which is the same update
+(Muon's update does not depend on the gradient's scale).
+
+``wall_time_s`` counts what airbench times: fitting the whitening layer, training and the TTA
+evaluation (not loading data, not the optional per-epoch test evaluations' plots).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from neuralab.experiments.common import classifier_result, count_parameters, split_loader
+from neuralab.experiments.registry import RunResult, Target, experiment
+from neuralab.train import Trainer, TrainSettings, compute_loss_and_accuracy, image_transform
+from neuralab.train.loader import AlternatingFlip
+
+# issue 10: a float32 CPU port of airbench94_muon measured 90.65% (TTA) on the JPEG copy in
+# 2,162 s on this 2-core CPU; the flagship must match it in <= 0.8x that time
+TIME_BUDGET_S = 0.8 * 2162
+
+
+@dataclass
+class FastConfig:
+    widths: tuple[int, ...] = (64, 256, 256)
+    whiten_kernel: int = 2
+    whiten_images: int = 5000
+    batch_size: int = 2000
+    epochs: float = 8.0
+    filter_lr: float = 0.24  # Muon
+    filter_momentum: float = 0.6
+    bias_lr: float = 0.053  # SGD, for a summed loss (multiplied by batch_size here)
+    head_lr: float = 0.67
+    sgd_momentum: float = 0.85
+    weight_decay: float = 2e-6  # per sample of the batch, as airbench's wd = 2e-6 * batch
+    whiten_bias_epochs: float = 3.0
+    label_smoothing: float = 0.2
+    translate: int = 2
+    alternating_flip: bool = True
+    tta_level: int = 2  # 0 none, 1 mirror, 2 mirror + translations
+    eval_each_epoch: bool = False  # test accuracy after every epoch (curves; costs time)
+    channels_last: bool = True
+    compile: bool = False  # torch.compile the model (worth it on CUDA)
+    train_subset: int | None = None  # smoke tests
+    test_subset: int | None = None
+    time_budget_s: float = TIME_BUDGET_S
+
+
+def param_groups(model, cfg: FastConfig) -> list[dict]:
+    """Muon for the conv filters (first: the history's ``lr`` column is theirs); Nesterov SGD
+    for the BatchNorm shifts, the head and the whitening bias, with airbench's summed-loss
+    learning rates rescaled for a mean loss."""
+    filters = [p for p in model.parameters() if p.ndim == 4 and p.requires_grad]
+    norm_biases = [p for name, p in model.named_parameters() if "norm" in name and p.requires_grad]
+    b = cfg.batch_size
+
+    def sgd(params, lr):
+        return dict(params=params, muon=False, lr=lr * b, momentum=cfg.sgd_momentum,
+                    nesterov=True, weight_decay=cfg.weight_decay / lr)
+
+    return [dict(params=filters, muon=True, lr=cfg.filter_lr, momentum=cfg.filter_momentum,
+                 nesterov=True, weight_decay=0.0),
+            sgd(norm_biases, cfg.bias_lr), sgd([model.head.weight], cfg.head_lr),
+            sgd([model.whiten.bias], cfg.bias_lr)]
+
+
+def linear_decay(total_steps: int):
+    """``step -> max(0, 1 - step / total_steps)``: the LambdaLR factor."""
+    return lambda step: max(0.0, 1.0 - step / max(total_steps, 1))
+
+
+def fast_splits(ctx, cfg: FastConfig):
+    from neuralab.experiments.cifar10 import _take
+
+    data = ctx.load_data("cifar10")
+    train = _take(data.splits["train"], cfg.train_subset, seed=0)
+    test = _take(data.splits["test"], cfg.test_subset, seed=0)
+    return train, test, data.classes
+
+
+@experiment(
+    "cifar10-fast", topic="cifar10-torch", config=FastConfig,
+    handout="issue 10: CIFAR-10 speed flagship (airbench94_muon recipe)",
+    target=Target("test_accuracy_tta", 0.9065,
+                  "issue 10: >= 90.65% test (TTA) on the JPEG copy in <= 0.8 x 2,162 s on the "
+                  "2-core CPU (a float32 CPU port of airbench94_muon); >= 94% on genuine "
+                  "CIFAR-10 on a GPU"),
+)
+def run_cifar10_fast(cfg: FastConfig, ctx) -> RunResult:
+    """airbench94_muon's recipe through the neuralab Trainer (see the module docstring)."""
+    from neuralab.data import Split
+    from neuralab.data.augment import NORMALIZATION, flip_half
+    from neuralab.models.airbench import AirbenchNet
+    from neuralab.train.muon import Muon
+    from neuralab.train.tta import FlipTranslateTTA
+
+    torch.manual_seed(ctx.seed)
+    train, test, classes = fast_splits(ctx, cfg)
+    if cfg.alternating_flip:
+        train = Split(flip_half(train.images, ctx.seed), train.labels)
+    mean, std = NORMALIZATION["cifar10"]
+    cl = cfg.channels_last
+    eval_tf = image_transform(mean, std, channels_last=cl)
+    train_tf = image_transform(mean, std, crop_padding=cfg.translate, channels_last=cl)
+    if cfg.alternating_flip:
+        train_tf = AlternatingFlip(train_tf)
+    train_loader = split_loader(train, cfg.batch_size, train=True, seed=ctx.seed,
+                                device=ctx.device, transform=train_tf,
+                                drop_last=True)  # airbench: every step sees a full batch
+    test_loader = split_loader(test, 2000, train=False, seed=ctx.seed, device=ctx.device,
+                               transform=eval_tf)
+
+    started = time.perf_counter()
+    model = AirbenchNet(cfg.widths, cfg.whiten_kernel).to(ctx.device)
+    whiten_x = eval_tf(torch.as_tensor(train.images[: cfg.whiten_images]).to(ctx.device), None)
+    model.init_whiten(whiten_x)
+    if cl:
+        model = model.to(memory_format=torch.channels_last)
+    whiten_s = time.perf_counter() - started
+
+    steps_per_epoch = len(train_loader)
+    total = math.ceil(cfg.epochs * steps_per_epoch)
+    whiten_steps = math.ceil(cfg.whiten_bias_epochs * steps_per_epoch)
+    on_cuda = torch.device(ctx.device).type == "cuda"
+    opt = Muon(param_groups(model, cfg), ns_dtype=torch.bfloat16 if on_cuda else torch.float32)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        opt, [linear_decay(total)] * 3 + [linear_decay(whiten_steps)])
+    if cfg.compile:
+        model.compile()
+    trainer = Trainer(
+        model, opt, train_loader,
+        loss_fn=lambda out, y: F.cross_entropy(out, y, label_smoothing=cfg.label_smoothing),
+        scheduler=scheduler, settings=TrainSettings(max_steps=total), device=ctx.device,
+        checkpoint_dir=ctx.checkpoint_dir, log=ctx.log,
+        extra_eval={"test": test_loader} if cfg.eval_each_epoch else None)
+    trainer.fit(resume=ctx.resume)
+
+    tta_started = time.perf_counter()
+    tta = compute_loss_and_accuracy(test_loader, FlipTranslateTTA(trainer.module, cfg.tta_level),
+                                    device=ctx.device)
+    tta_s = time.perf_counter() - tta_started
+
+    result = classifier_result(ctx, trainer, {"test": test_loader}, classes,
+                               "cifar10-fast (airbench94_muon recipe)")
+    from neuralab.experiments.cifar10 import time_to_accuracy
+
+    wall = whiten_s + trainer.elapsed_s + tta_s
+    result.metrics.update(
+        test_accuracy_tta=tta["accuracy"], tta_level=cfg.tta_level,
+        parameters=count_parameters(model), whiten_time_s=round(whiten_s, 2),
+        tta_time_s=round(tta_s, 2), wall_time_s=round(wall, 2),
+        images_per_s=round(total * cfg.batch_size / max(trainer.elapsed_s, 1e-9), 1),
+        time_budget_s=round(cfg.time_budget_s, 1),
+        within_time_budget=bool(wall <= cfg.time_budget_s),
+        **time_to_accuracy(trainer.history, (0.90, 0.94)))
+    return result
