@@ -109,9 +109,9 @@ def test_tta_levels_average_the_documented_views():
 def test_flip_half_mirrors_a_seeded_half_of_the_images():
     images = np.random.default_rng(0).integers(0, 256, (200, 4, 5, 3), dtype=np.uint8)
     out = flip_half(images, seed=3)
-    flipped = [not np.array_equal(o, i) for o, i in zip(out, images)]
+    flipped = [not np.array_equal(o, i) for o, i in zip(out, images, strict=True)]
     assert 70 < sum(flipped) < 130
-    for o, i, f in zip(out, images, flipped):
+    for o, i, f in zip(out, images, flipped, strict=True):
         assert np.array_equal(o, i[:, ::-1] if f else i)
     assert np.array_equal(flip_half(images, seed=3), out)
 
