@@ -27,7 +27,7 @@ from neuralab.models import build_model
 from neuralab.system import hardware, resolve_device, versions
 from neuralab.train import Trainer, TrainSettings
 
-CNNS = ["simple_cnn", "cnn_a", "cnn_b", "cnn_best", "vgg", "preact_vgg13"]
+CNNS = ["simple_cnn", "cnn_a", "cnn_b", "cnn_best", "airbench", "vgg", "preact_vgg13"]
 
 
 def _sync(device: torch.device) -> None:

@@ -101,3 +101,12 @@ def test_time_to_accuracy_reads_the_first_row_at_each_level():
                {"time_s": 30.0, "test_accuracy": 0.79}]
     assert time_to_accuracy(history, (0.75, 0.8, 0.9)) == {
         "time_to_0.75_s": 20.0, "time_to_0.80_s": 20.0, "time_to_0.90_s": None}
+
+
+def test_sync_batchnorm_under_ddp_on_a_cpu_is_refused_clearly():
+    from neuralab.errors import NeuralabError
+    from neuralab.train.distributed import DistInfo
+
+    with pytest.raises(NeuralabError, match="sync_batchnorm needs GPUs"):
+        _trainer(TrainSettings(max_epochs=1, sync_batchnorm=True),
+                 dist=DistInfo(rank=0, world_size=2))

@@ -51,6 +51,7 @@ class CifarConfig:
     activation: str = "elu"  # MLP only
     restore_best: bool = False
     track_test: bool = True  # evaluate the test split at every evaluation (record only)
+    sync_batchnorm: bool = False  # under DDP on GPUs: BatchNorm statistics over all ranks
 
 
 def _scheduler(cfg: CifarConfig, opt, total_steps: int):
@@ -133,7 +134,7 @@ def train_cifar(cfg: CifarConfig, ctx, title: str) -> RunResult:
                 cfg.max_steps or 10**12)
     settings = TrainSettings(max_epochs=cfg.epochs, max_steps=cfg.max_steps,
                              eval_every=cfg.eval_every, patience=cfg.patience,
-                             restore_best=cfg.restore_best)
+                             restore_best=cfg.restore_best, sync_batchnorm=cfg.sync_batchnorm)
     trainer = Trainer(model, opt, train_loader, val_loader=loaders.get("val"),
                       loss_fn=lambda out, y: F.cross_entropy(out, y,
                                                              label_smoothing=cfg.label_smoothing),

@@ -62,6 +62,7 @@ class FastConfig:
     eval_each_epoch: bool = False  # test accuracy after every epoch (curves; costs time)
     channels_last: bool = True
     compile: bool = False  # torch.compile the model (worth it on CUDA)
+    sync_batchnorm: bool = False  # under DDP on GPUs: BatchNorm statistics over all ranks
     train_subset: int | None = None  # smoke tests
     test_subset: int | None = None
     time_budget_s: float = TIME_BUDGET_S
@@ -151,7 +152,7 @@ def run_cifar10_fast(cfg: FastConfig, ctx) -> RunResult:
     trainer = Trainer(
         model, opt, train_loader,
         loss_fn=lambda out, y: F.cross_entropy(out, y, label_smoothing=cfg.label_smoothing),
-        scheduler=scheduler, settings=TrainSettings(max_steps=total), device=ctx.device,
+        scheduler=scheduler, settings=TrainSettings(max_steps=total, sync_batchnorm=cfg.sync_batchnorm), device=ctx.device,
         checkpoint_dir=ctx.checkpoint_dir, log=ctx.log,
         extra_eval={"test": test_loader} if cfg.eval_each_epoch else None)
     trainer.fit(resume=ctx.resume)

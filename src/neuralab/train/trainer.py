@@ -48,7 +48,7 @@ class TrainSettings:
     amp: bool = True  # mixed precision, used on CUDA only (bf16 if supported, else fp16)
     checkpoint_every: int | None = None  # extra checkpoints every N steps (besides epochs)
     scheduler_interval: str = "step"  # "step" or "epoch"
-    sync_batchnorm: bool = False
+    sync_batchnorm: bool = False  # under DDP: batch statistics over all ranks (CUDA only)
     show_progress: bool = True
 
 
@@ -73,6 +73,9 @@ class Trainer:
         self.model = model.to(self.device)
         self.module = self.model  # the unwrapped model: evaluation and checkpoints use it
         if self.dist.enabled:
+            if s.sync_batchnorm and self.device.type == "cpu":
+                raise NeuralabError("sync_batchnorm needs GPUs: PyTorch's SyncBatchNorm has no "
+                                    "CPU kernel; train without it on CPUs")
             if s.sync_batchnorm:
                 self.module = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.module)
             ids = [self.device.index] if self.device.type == "cuda" else None
