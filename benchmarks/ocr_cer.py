@@ -1,6 +1,6 @@
 """Regenerate results/ocr/: the hw5 photos read by a trained classifier, boxes and CER.
 
-    NEURALAB_DATA=/path/to/data python results/ocr/make_cer.py [MODEL] [--runs runs]
+    NEURALAB_DATA=/path/to/data python benchmarks/ocr_cer.py [MODEL] [--runs runs]
 
 MODEL is what ``neuralab ocr --model`` takes (default: emnist-cnn, the newest finished run
 under runs/). For each photo this does what ``neuralab ocr PHOTO --model MODEL --boxes
@@ -20,8 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-OUT = Path(__file__).resolve().parent
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "results" / "ocr"
 
 
 def ground_truth():
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     metrics = read_json(model_run / "metrics.json")
     rel = os.path.relpath(model_run, REPO)
     doc = {
-        "command": "NEURALAB_DATA=... python results/ocr/make_cer.py " + " ".join(argv or
+        "command": "NEURALAB_DATA=... python benchmarks/ocr_cer.py " + " ".join(argv or
                                                                                  sys.argv[1:]),
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "model": args.model,
