@@ -49,6 +49,7 @@ class TrainSettings:
     checkpoint_every: int | None = None  # extra checkpoints every N steps (besides epochs)
     scheduler_interval: str = "step"  # "step" or "epoch"
     sync_batchnorm: bool = False  # under DDP: batch statistics over all ranks (CUDA only)
+    cudnn_benchmark: bool = True  # on CUDA: let cuDNN time and pick its fastest kernels
     show_progress: bool = True
 
 
@@ -69,6 +70,8 @@ class Trainer:
         if s.max_epochs is None and s.max_steps is None:
             raise ValueError("give max_epochs or max_steps")
         self.device = torch.device(device)
+        if self.device.type == "cuda" and s.cudnn_benchmark:
+            torch.backends.cudnn.benchmark = True  # input shapes are fixed: tuning pays off
         self.dist = dist or current()
         self.model = model.to(self.device)
         self.module = self.model  # the unwrapped model: evaluation and checkpoints use it
