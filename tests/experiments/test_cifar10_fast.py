@@ -47,8 +47,11 @@ def test_fast_recipe_learns_synthetic_classes_and_reports_its_time(blobs, tmp_pa
     m = doc["metrics"]
     assert m["steps"] == 6 * 4  # 400 images / 100, last partial batch dropped: 4 per epoch
     assert m["test_accuracy_tta"] >= 0.9 and m["test_accuracy"] >= 0.9, m
-    assert m["wall_time_s"] == pytest.approx(m["whiten_time_s"] + m["train_time_s"]
+    assert m["wall_time_s"] == pytest.approx(m["whiten_time_s"] + m["train_steps_time_s"]
                                              + m["tta_time_s"], abs=0.05)
+    assert m["train_steps_time_s"] + m["eval_time_s"] == pytest.approx(m["train_time_s"],
+                                                                        abs=0.05)
+    assert m["eval_time_s"] > 0  # six per-epoch test evaluations, not in the wall time
     assert m["within_time_budget"] is True
     assert doc["metric"] == "test_accuracy_tta" and doc["met"] is True
     history = (run_dir / "history.csv").read_text().splitlines()

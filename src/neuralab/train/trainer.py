@@ -100,7 +100,8 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.best_val_loss, self.evals_since_best = math.inf, 0
         self.best_state: dict[str, torch.Tensor] | None = None
-        self.elapsed_s = 0.0
+        self.elapsed_s = 0.0  # wall time inside fit(), evaluations included
+        self.eval_s = 0.0  # of which spent in evaluations
         self.stopped_early = False
         self._sums = torch.zeros(3, dtype=torch.float64, device=self.device)  # loss*n, hits, n
 
@@ -165,6 +166,7 @@ class Trainer:
         return compute_loss_and_accuracy(loader, self.module, self.loss_fn, self.device)
 
     def _eval_row(self) -> dict[str, Any]:
+        started = time.perf_counter()
         sums = all_reduce_sum(self._sums.clone())
         self._sums.zero_()
         n = max(sums[2].item(), 1.0)
@@ -184,6 +186,7 @@ class Trainer:
             row[f"{split}_loss"] = m["loss"]
             if self.track_accuracy:
                 row[f"{split}_accuracy"] = m["accuracy"]
+        self.eval_s += time.perf_counter() - started
         row["time_s"] = round(self.elapsed_s + time.perf_counter() - self._t0, 3)
         self.history.append(row)
         return row
@@ -217,6 +220,7 @@ class Trainer:
             "best_val_loss": self.best_val_loss, "evals_since_best": self.evals_since_best,
             "best_state": self.best_state, "stopped_early": self.stopped_early,
             "elapsed_s": self.elapsed_s + time.perf_counter() - self._t0,
+            "eval_s": self.eval_s,
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "scaler": self.scaler.state_dict(), "per_rank": per_rank,
@@ -245,6 +249,7 @@ class Trainer:
         self.best_val_loss = state["best_val_loss"]
         self.evals_since_best, self.best_state = state["evals_since_best"], state["best_state"]
         self.stopped_early, self.elapsed_s = state["stopped_early"], state["elapsed_s"]
+        self.eval_s = state.get("eval_s", 0.0)
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state["scheduler"] is not None:
             self.scheduler.load_state_dict(state["scheduler"])
