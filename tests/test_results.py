@@ -54,6 +54,12 @@ def test_promoting_other_seeds_keeps_every_seed_and_the_worst_decides_met(tmp_pa
     assert row["met"] == "no"  # seed 1 missed the 0.5 target
 
 
+def test_a_config_field_added_later_does_not_split_the_seed_record(tmp_path):
+    _promote(tmp_path, 0, 0.62, {"lr": 0.1})
+    doc = _promote(tmp_path, 1, 0.70, {"lr": 0.1, "sync_batchnorm": False})
+    assert list(doc["seeds"]) == ["0", "1"]
+
+
 def test_a_changed_config_starts_the_seed_record_afresh(tmp_path):
     _promote(tmp_path, 0, 0.62, {"lr": 0.1})
     doc = _promote(tmp_path, 1, 0.70, {"lr": 0.2})
@@ -83,3 +89,14 @@ def test_committed_readme_table_is_generated_from_results():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     table = results.markdown_table(results.table_rows(results.load_results(ROOT / "results")))
     assert results.readme_with_table(readme, table) == readme, "run `make readme`"
+
+
+def test_hardware_line_names_the_vector_extensions_when_recorded():
+    from neuralab.system import hardware, hardware_line
+
+    base = {"cpu": "AMD EPYC", "cpu_cores": 2, "gpu": None, "device": "cpu"}
+    assert hardware_line(base) == "AMD EPYC (2 cores), cpu"
+    assert hardware_line({**base, "cpu_simd": ["avx2", "fma"]}) == "AMD EPYC (2 cores, AVX2), cpu"
+    assert hardware_line({**base, "cpu_simd": ["avx2", "avx512f"]}) == \
+        "AMD EPYC (2 cores, AVX-512), cpu"
+    assert isinstance(hardware("cpu")["cpu_simd"], list)

@@ -63,6 +63,13 @@ def _seed_entry(doc: dict) -> dict:
             "date": doc["date"]}
 
 
+def same_recipe(a: dict | None, b: dict | None) -> bool:
+    """Configs equal on every field both have: a field added to a config class later (with a
+    default that keeps the old behaviour) does not make older runs another recipe."""
+    a, b = a or {}, b or {}
+    return all(a[k] == b[k] for k in a.keys() & b.keys())
+
+
 def merged_seeds(previous: dict | None, new: dict) -> dict[str, dict]:
     """The per-seed record of one experiment: ``{seed: {value, met, wall_time_s, date}}``.
 
@@ -71,7 +78,7 @@ def merged_seeds(previous: dict | None, new: dict) -> dict[str, dict]:
     starts the record afresh, since runs of different recipes are not seeds of one.
     """
     seeds: dict[str, dict] = {}
-    if previous is not None and previous.get("config") == new.get("config"):
+    if previous is not None and same_recipe(previous.get("config"), new.get("config")):
         seeds.update(previous.get("seeds") or {str(previous.get("seed")): _seed_entry(previous)})
     seeds[str(new.get("seed"))] = _seed_entry(new)
     return dict(sorted(seeds.items(), key=lambda kv: (len(kv[0]), kv[0])))

@@ -24,9 +24,28 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+SIMD_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_tile")
+
+
+def cpu_simd() -> list[str]:
+    """The vector-instruction flags that decide CPU training speed (empty off Linux): two CPUs
+    of the same name can differ (e.g. AVX-512 or not), so timings record them."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return [flag for flag in SIMD_FLAGS if flag in flags]
+    except OSError:
+        pass
+    return []
+
+
 def hardware(device: str | None = None) -> dict:
-    """A small JSON-able description of the machine: CPU, cores, GPU and the device used."""
-    info = {"cpu": cpu_model(), "cpu_cores": os.cpu_count(), "gpu": None, "device": device}
+    """A small JSON-able description of the machine: CPU, its SIMD flags, cores, GPU and the
+    device used."""
+    info = {"cpu": cpu_model(), "cpu_simd": cpu_simd(), "cpu_cores": os.cpu_count(),
+            "gpu": None, "device": device}
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
@@ -35,8 +54,11 @@ def hardware(device: str | None = None) -> dict:
 
 
 def hardware_line(hw: dict) -> str:
-    """``"AMD EPYC ... (2 cores), cpu"`` or ``"NVIDIA H200, cuda"``: one line for tables."""
-    where = hw.get("gpu") or f"{hw.get('cpu')} ({hw.get('cpu_cores')} cores)"
+    """``"AMD EPYC (2 cores, AVX-512), cpu"`` or ``"NVIDIA H200, cuda"``: one line for tables
+    (results recorded before the SIMD flags were kept show no flag)."""
+    simd = hw.get("cpu_simd") or []
+    extra = ", AVX-512" if "avx512f" in simd else ", AVX2" if "avx2" in simd else ""
+    where = hw.get("gpu") or f"{hw.get('cpu')} ({hw.get('cpu_cores')} cores{extra})"
     return f"{where}, {hw.get('device') or '?'}"
 
 
