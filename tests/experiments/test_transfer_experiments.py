@@ -128,3 +128,10 @@ def test_filter_indices_past_the_layer_are_replaced_and_said():
     assert indices == [14, 26, 0, 17, 20]
     assert "32->0" in note and "52->20" in note and "32 filters" in note
     assert te.valid_filter_indices((1, 33), 32)[0] == [1, 2]  # no duplicates
+
+
+def test_feature_extraction_batch_keeps_about_200k_pixels_on_a_cpu():
+    from neuralab.experiments.transfer import extraction_batch
+
+    assert [extraction_batch(r, "cpu") for r in (224, 160, 112, 64)] == [4, 8, 16, 49]
+    assert extraction_batch(224, "cuda") == 128
