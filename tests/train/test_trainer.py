@@ -110,3 +110,12 @@ def test_sync_batchnorm_under_ddp_on_a_cpu_is_refused_clearly():
     with pytest.raises(NeuralabError, match="sync_batchnorm needs GPUs"):
         _trainer(TrainSettings(max_epochs=1, sync_batchnorm=True),
                  dist=DistInfo(rank=0, world_size=2))
+
+
+def test_compile_setting_compiles_the_model_in_place(monkeypatch):
+    calls = []
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, *a, **k: calls.append(self))
+    trainer, _ = _trainer(TrainSettings(max_epochs=1, compile=True))
+    assert calls == [trainer.module]
+    plain, _ = _trainer(TrainSettings(max_epochs=1))
+    assert calls == [trainer.module]  # not compiled unless asked

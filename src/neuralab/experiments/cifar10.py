@@ -52,6 +52,7 @@ class CifarConfig:
     restore_best: bool = False
     track_test: bool = True  # evaluate the test split at every evaluation (record only)
     sync_batchnorm: bool = False  # under DDP on GPUs: BatchNorm statistics over all ranks
+    compile: bool = False  # torch.compile the model (worth it on CUDA)
 
 
 def _scheduler(cfg: CifarConfig, opt, total_steps: int):
@@ -134,7 +135,8 @@ def train_cifar(cfg: CifarConfig, ctx, title: str) -> RunResult:
                 cfg.max_steps or 10**12)
     settings = TrainSettings(max_epochs=cfg.epochs, max_steps=cfg.max_steps,
                              eval_every=cfg.eval_every, patience=cfg.patience,
-                             restore_best=cfg.restore_best, sync_batchnorm=cfg.sync_batchnorm)
+                             restore_best=cfg.restore_best, sync_batchnorm=cfg.sync_batchnorm,
+                             compile=cfg.compile)
     trainer = Trainer(model, opt, train_loader, val_loader=loaders.get("val"),
                       loss_fn=lambda out, y: F.cross_entropy(out, y,
                                                              label_smoothing=cfg.label_smoothing),

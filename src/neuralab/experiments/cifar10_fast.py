@@ -147,13 +147,12 @@ def run_cifar10_fast(cfg: FastConfig, ctx) -> RunResult:
     opt = Muon(param_groups(model, cfg), ns_dtype=torch.bfloat16 if on_cuda else torch.float32)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         opt, [linear_decay(total)] * 3 + [linear_decay(whiten_steps)])
-    if cfg.compile:
-        model.compile()
     trainer = Trainer(
         model, opt, train_loader,
         loss_fn=lambda out, y: F.cross_entropy(out, y, label_smoothing=cfg.label_smoothing),
         scheduler=scheduler, device=ctx.device,
-        settings=TrainSettings(max_steps=total, sync_batchnorm=cfg.sync_batchnorm),
+        settings=TrainSettings(max_steps=total, sync_batchnorm=cfg.sync_batchnorm,
+                               compile=cfg.compile),
         checkpoint_dir=ctx.checkpoint_dir, log=ctx.log,
         extra_eval={"test": test_loader} if cfg.eval_each_epoch else None)
     trainer.fit(resume=ctx.resume)
