@@ -270,11 +270,18 @@ def main(argv: list[str] | None = None) -> int:
                 "ocr": cmd_ocr, "viz": cmd_viz}
     try:
         if args.command == "run":
-            return cmd_run(args, extra)
-        return commands[args.command](args)
+            code = cmd_run(args, extra)
+        else:
+            code = commands[args.command](args)
     except NeuralabError as err:
         print(f"neuralab: error: {err}", file=sys.stderr)
-        return err.exit_code
+        code = err.exit_code
     except KeyboardInterrupt:
         print("neuralab: interrupted", file=sys.stderr)
-        return 130
+        code = 130
+    if args.command == "run" and "torch" in sys.modules:
+        from neuralab.train.distributed import exit_worker, is_torchrun_worker
+
+        if is_torchrun_worker():
+            exit_worker(code)  # no exit-time destructors: see exit_worker
+    return code

@@ -7,7 +7,7 @@ from neuralab.errors import NeuralabError
 from neuralab.models import build_model, input_shape, model_names, summary
 from neuralab.models.cnn import SimpleCNN
 
-NAMES = ["mlp", "simple_cnn", "vgg", "preact_vgg13", "cnn_a", "cnn_b", "cnn_best",
+NAMES = ["mlp", "simple_cnn", "vgg", "preact_vgg13", "cnn_a", "cnn_b", "cnn_best", "airbench",
          "vanilla_rnn", "lstm", "autoencoder"]  # fmt: skip
 OUTPUTS = {"autoencoder": (2, 1024)}
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from neuralab.train import TensorLoader, Trainer, TrainSettings, compute_loss_and_accuracy
-from neuralab.train.distributed import current, init_from_env, shutdown
+from neuralab.train.distributed import current, exit_worker, init_from_env, shutdown
 
 
 def main() -> None:
@@ -68,6 +68,7 @@ def main() -> None:
             "history": [{k: v for k, v in r.items() if k != "time_s"} for r in trainer.history],
         }))
     shutdown()
+    exit_worker(0)
 
 
 if __name__ == "__main__":

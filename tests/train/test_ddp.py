@@ -88,9 +88,14 @@ def test_two_node_rendezvous_on_one_machine(tmp_path):
     port = _free_port()
     common = [*TORCHRUN, "--nnodes", "2", "--nproc_per_node", "1", "--rdzv-backend", "c10d",
               "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", "neuralab-test"]
-    nodes = [subprocess.Popen([*common, JOB, str(tmp_path), "--steps", "4"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
+    # on one machine both launchers would guess that they host the c10d store and race for
+    # its port: say which one hosts it (on separate machines the hostname decides)
+    nodes = []
+    for is_host in (1, 0):
+        conf = ["--rdzv-conf", f"is_host={is_host},read_timeout=120"]
+        nodes.append(subprocess.Popen([*common, *conf, JOB, str(tmp_path), "--steps", "4"],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        time.sleep(1.0)  # the host's store listens first
     codes = [n.wait(timeout=120) for n in nodes]
     assert codes == [0, 0], [n.stderr.read()[-2000:] for n in nodes]
     assert _result(tmp_path)["world_size"] == 2

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
+from typing import NoReturn
 
 import torch
 import torch.distributed as dist
@@ -73,6 +74,24 @@ def shutdown(wait: bool = True) -> None:
         if wait and dist.get_world_size() > 1:  # no waiting on peers that may be dead
             dist.barrier()
         dist.destroy_process_group()
+
+
+def is_torchrun_worker() -> bool:
+    """True in a process that torchrun started for a job of more than one process."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and "LOCAL_RANK" in os.environ
+
+
+def exit_worker(code: int) -> NoReturn:
+    """End a torchrun worker now that its work is written and the group is left.
+
+    ``os._exit`` skips the interpreter's and C++'s exit-time destructors: there a gloo or
+    TCPStore thread that is still joinable can abort a finished run with SIGABRT ("terminate
+    called without an active exception"), which torchrun reports as a failed job. Seen here
+    intermittently with two c10d "nodes" on one machine even after destroy_process_group.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _active() -> bool:
