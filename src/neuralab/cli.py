@@ -49,7 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="write report.html from finished runs")
     p.add_argument("--runs", default="runs")
-    p.add_argument("--out", default=None, help="default: RUNS/report.html")
+    p.add_argument("--results", nargs="?", const="results", default=None, metavar="DIR",
+                   help="report the committed reference results in DIR (default results/) "
+                        "instead of runs/")
+    p.add_argument("--out", default=None,
+                   help="default: RUNS/report.html, or report.html here with --results")
 
     p = sub.add_parser("demo", help="run the quick offline experiments and write the report")
     p.add_argument("--out", default="runs")
@@ -178,7 +182,10 @@ def cmd_run(args, extra: list[str]) -> int:
 def cmd_report(args) -> int:
     from neuralab.report import build_report
 
-    print(build_report(args.runs, args.out))
+    if args.results:
+        print(build_report(args.results, args.out or "report.html", from_results=True))
+    else:
+        print(build_report(args.runs, args.out))
     return 0
 
 

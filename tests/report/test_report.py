@@ -69,3 +69,20 @@ def test_report_renders_in_headless_chromium(tmp_path):
     assert 'data-images="1"' in dom and 'data-decoded="1"' in dom, out.stderr[-2000:]
     assert 'data-rows="2"' in dom  # header + one experiment
     assert "exp-a" in dom
+
+
+def test_report_of_the_committed_results_embeds_their_plots(tmp_path):
+    from neuralab.cli import main
+
+    run = _fake_run(tmp_path / "runs", "exp-a", 0.51, True)
+    from neuralab.results import promote
+
+    doc = json.loads((run / "metrics.json").read_text())
+    doc.update(versions={"numpy": "2"})
+    (run / "metrics.json").write_text(json.dumps(doc))
+    promote(run, tmp_path / "results")
+    out = tmp_path / "r.html"
+    assert main(["report", "--results", str(tmp_path / "results"), "--out", str(out)]) == 0
+    html = out.read_text()
+    assert html.count('class="experiment"') == 1 and "0.5100" in html
+    assert html.count("data:image/png;base64,") == 1 and "split" in html  # plot and table

@@ -32,6 +32,20 @@ def collect_runs(runs_dir: str | Path) -> dict[str, list[dict]]:
     return found
 
 
+def collect_results(results_dir: str | Path) -> dict[str, list[dict]]:
+    """The committed reference results as report entries: ``results/NAME.json`` with its plots
+    and tables in ``results/NAME/`` (one entry per experiment)."""
+    from neuralab.results import load_results
+
+    results_dir = Path(results_dir)
+    found = {}
+    for doc in load_results(results_dir):
+        folder = results_dir / doc["experiment"]
+        found[doc["experiment"]] = [{**doc, "run_dir": str(folder), "plot_dir": str(folder),
+                                     "table_dir": str(folder)}]
+    return found
+
+
 def _data_uri(png: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode("ascii")
 
@@ -53,8 +67,10 @@ def _data_line(sources: list[dict]) -> str:
 
 def _view(run: dict) -> dict:
     run_dir = Path(run["run_dir"])
+    plot_dir = Path(run.get("plot_dir") or run_dir / "plots")
+    table_dir = Path(run.get("table_dir") or run_dir / "tables")
     tables = {}
-    for csv_path in sorted((run_dir / "tables").glob("*.csv")):
+    for csv_path in sorted(table_dir.glob("*.csv")):
         rows = read_csv(csv_path)
         tables[csv_path.stem] = rows[:60]
     return {
@@ -62,20 +78,21 @@ def _view(run: dict) -> dict:
         "hardware_line": hardware_line(run.get("hardware", {})),
         "data_line": _data_line(run.get("data", [])),
         "value_str": _fmt(run.get("value")),
-        "plots": [(p.stem, _data_uri(p)) for p in sorted((run_dir / "plots").glob("*.png"))],
+        "plots": [(p.stem, _data_uri(p)) for p in sorted(plot_dir.glob("*.png"))],
         "metric_rows": [(k, _fmt(v)) for k, v in run.get("metrics", {}).items()],
         "tables": tables,
     }
 
 
 def build_report(runs_dir: str | Path = "runs", out: str | Path | None = None,
-                 experiments: dict | None = None) -> Path:
-    """Write the report for every finished run under ``runs_dir``; returns the HTML path."""
+                 experiments: dict | None = None, from_results: bool = False) -> Path:
+    """Write the report for every finished run under ``runs_dir`` (or, ``from_results``, for
+    the reference results committed in that folder); returns the HTML path."""
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         raise NeuralabError(f"no runs folder at {runs_dir}; run an experiment first "
                             f"(`neuralab run NAME` or `neuralab demo`) or pass --runs DIR")
-    found = collect_runs(runs_dir)
+    found = collect_results(runs_dir) if from_results else collect_runs(runs_dir)
     sections = [{"name": name, "latest": _view(runs[0]), "older": runs[1:]}
                 for name, runs in sorted(found.items())]
     env = Environment(loader=PackageLoader("neuralab", "report"),
