@@ -67,6 +67,12 @@ def test_a_changed_config_starts_the_seed_record_afresh(tmp_path):
     assert results.table_rows([doc])[0]["seeds"] == "1"
 
 
+def test_a_source_loaded_twice_is_named_once():
+    doc = {**_doc("a", 0.6, True), "data": [{"note": "Flowers: at 112 px"},
+                                             {"note": "Flowers: at 224 px"}, {"name": "x"}]}
+    assert results.table_rows([doc])[0]["data"] == "Flowers; x"
+
+
 def test_unfinished_run_cannot_be_promoted(tmp_path):
     with pytest.raises(NeuralabError, match="no metrics.json"):
         results.promote(tmp_path, tmp_path / "results")

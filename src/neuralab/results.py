@@ -102,7 +102,8 @@ def met_on_every_seed(doc: dict) -> bool:
 def _data_label(doc: dict) -> str:
     """The first clause of each data source's note, e.g. ``CIFAR-10 (JPEG copy)``."""
     labels = [d.get("note") or d.get("name", "") for d in doc.get("data", [])]
-    return "; ".join(label.split(":")[0].split(",")[0].strip() for label in labels) or "—"
+    short = (label.split(":")[0].split(",")[0].strip() for label in labels)
+    return "; ".join(dict.fromkeys(short)) or "—"  # one mention per source, in order
 
 
 def table_rows(results: list[dict]) -> list[dict]:
