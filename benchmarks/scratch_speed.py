@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from neuralab.scratch import MLP, SGD, Conv2d, SoftmaxCrossEntropy, train_step  # noqa: E402
+from neuralab.system import cpu_model, cpu_simd  # noqa: E402
 
 OUT = ROOT / "results" / "benchmarks" / "scratch_speed.json"
 MLP_TARGET, CONV_TARGET = 0.8, 2.0
@@ -71,8 +72,9 @@ def summary(workload: str, timings: dict, target: float) -> dict:
 
 
 def cpu_info() -> dict:
-    """Model name, family/model numbers and SIMD flags from /proc/cpuinfo (Linux)."""
-    info = {"cpu": platform.processor() or platform.machine()}
+    """Model name and SIMD flags (:mod:`neuralab.system`), plus the family/model numbers
+    from /proc/cpuinfo (Linux), which tell CPU generations of one marketing name apart."""
+    info = {"cpu": cpu_model(), "simd": cpu_simd()}
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
@@ -81,10 +83,7 @@ def cpu_info() -> dict:
     for line in text.splitlines():
         key, _, value = line.partition(":")
         fields.setdefault(key.strip(), value.strip())
-    info["cpu"] = fields.get("model name", info["cpu"])
     info["cpu_family_model"] = f"{fields.get('cpu family', '?')}/{fields.get('model', '?')}"
-    flags = set(fields.get("flags", "").split())
-    info["simd"] = [f for f in ("avx2", "fma", "avx512f", "avx512_bf16") if f in flags]
     return info
 
 

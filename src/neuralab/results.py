@@ -90,8 +90,8 @@ def seeds_summary(doc: dict) -> str:
               if isinstance(s.get("value"), (int, float))]
     if len(values) < 2:
         return "1"
-    worst = min(values) if doc["target"].get("higher_is_better", True) else max(values)
-    label = "min" if doc["target"].get("higher_is_better", True) else "max"
+    higher_is_better = doc["target"].get("higher_is_better", True)
+    label, worst = ("min", min(values)) if higher_is_better else ("max", max(values))
     return f"{len(values)}: {label} {worst:.4f}, mean {sum(values) / len(values):.4f}"
 
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from neuralab.experiments.cifar10 import cifar_splits, time_to_accuracy
 from neuralab.experiments.common import classifier_result, count_parameters, split_loader
 from neuralab.experiments.registry import RunResult, Target, experiment
 from neuralab.train import Trainer, TrainSettings, compute_loss_and_accuracy, image_transform
@@ -63,6 +64,7 @@ class FastConfig:
     channels_last: bool = True
     compile: bool = False  # torch.compile the model (worth it on CUDA)
     sync_batchnorm: bool = False  # under DDP on GPUs: BatchNorm statistics over all ranks
+    val_size: int = 0  # training images held out and evaluated every epoch (airbench: none)
     train_subset: int | None = None  # smoke tests
     test_subset: int | None = None
     time_budget_s: float = TIME_BUDGET_S
@@ -91,15 +93,6 @@ def linear_decay(total_steps: int):
     return lambda step: max(0.0, 1.0 - step / max(total_steps, 1))
 
 
-def fast_splits(ctx, cfg: FastConfig):
-    from neuralab.experiments.cifar10 import _take
-
-    data = ctx.load_data("cifar10")
-    train = _take(data.splits["train"], cfg.train_subset, seed=0)
-    test = _take(data.splits["test"], cfg.test_subset, seed=0)
-    return train, test, data.classes
-
-
 @experiment(
     "cifar10-fast", topic="cifar10-torch", config=FastConfig,
     handout="issue 10: CIFAR-10 speed flagship (airbench94_muon recipe)",
@@ -117,7 +110,7 @@ def run_cifar10_fast(cfg: FastConfig, ctx) -> RunResult:
     from neuralab.train.tta import FlipTranslateTTA
 
     torch.manual_seed(ctx.seed)
-    train, test, classes = fast_splits(ctx, cfg)
+    train, val, test, classes = cifar_splits(ctx, cfg)
     if cfg.alternating_flip:
         train = Split(flip_half(train.images, ctx.seed), train.labels)
     mean, std = NORMALIZATION["cifar10"]
@@ -131,6 +124,8 @@ def run_cifar10_fast(cfg: FastConfig, ctx) -> RunResult:
                                 drop_last=True)  # airbench: every step sees a full batch
     test_loader = split_loader(test, 2000, train=False, seed=ctx.seed, device=ctx.device,
                                transform=eval_tf)
+    val_loader = None if val is None else split_loader(val, 2000, train=False, seed=ctx.seed,
+                                                       device=ctx.device, transform=eval_tf)
 
     started = time.perf_counter()
     model = AirbenchNet(cfg.widths, cfg.whiten_kernel).to(ctx.device)
@@ -148,7 +143,7 @@ def run_cifar10_fast(cfg: FastConfig, ctx) -> RunResult:
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         opt, [linear_decay(total)] * 3 + [linear_decay(whiten_steps)])
     trainer = Trainer(
-        model, opt, train_loader,
+        model, opt, train_loader, val_loader=val_loader,
         loss_fn=lambda out, y: F.cross_entropy(out, y, label_smoothing=cfg.label_smoothing),
         scheduler=scheduler, device=ctx.device,
         settings=TrainSettings(max_steps=total, sync_batchnorm=cfg.sync_batchnorm,
@@ -164,8 +159,6 @@ def run_cifar10_fast(cfg: FastConfig, ctx) -> RunResult:
 
     result = classifier_result(ctx, trainer, {"test": test_loader}, classes,
                                "cifar10-fast (airbench94_muon recipe)")
-    from neuralab.experiments.cifar10 import time_to_accuracy
-
     train_s = trainer.elapsed_s - trainer.eval_s  # per-epoch test evaluations are not timed
     wall = whiten_s + train_s + tta_s
     result.metrics.update(
