@@ -16,7 +16,8 @@ from neuralab.viz.rnn import plot_accuracy_vs_length, plot_gradient_norms, summa
 
 
 def test_registered_with_targets_and_handout_defaults():
-    for name in ("palindrome-rnn", "palindrome-lstm", "palindrome-sweep"):
+    for name in ("palindrome-rnn", "palindrome-lstm", "palindrome-sweep",
+                 "palindrome-sweep-uniform"):
         exp = get_experiment(name)
         assert exp.topic == "rnn" and "UvA DL assignment 2" in exp.handout
         assert exp.target.threshold == 0.99 and exp.target.higher_is_better
@@ -32,6 +33,11 @@ def test_registered_with_targets_and_handout_defaults():
     assert sweep.seq_lengths == (5, 10) and sweep.models == ("rnn", "lstm")
     assert get_experiment("palindrome-sweep").make_config().seq_lengths == (
         5, 10, 15, 20, 25, 30, 40)
+    # the variant differs from the sweep in its initialisation only
+    uniform = get_experiment("palindrome-sweep-uniform").make_config()
+    default = get_experiment("palindrome-sweep").make_config()
+    assert (default.init, uniform.init) == ("kaiming_normal", "uniform")
+    assert {**vars(uniform), "init": "kaiming_normal"} == vars(default)
 
 
 def test_models_get_t_minus_1_inputs_and_same_data_for_both():

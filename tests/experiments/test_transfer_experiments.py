@@ -97,6 +97,48 @@ def test_both_paths_train_only_the_tail(tmp_path, cache, cached):
     assert (tmp_path / "run" / "checkpoint" / "model.safetensors").exists()
 
 
+def test_random_view_draws_one_of_each_images_views():
+    n = 400
+    views = torch.stack([torch.arange(n).half().view(n, 1, 1).expand(n, 3, 2),
+                         -torch.arange(n).half().view(n, 1, 1).expand(n, 3, 2)], dim=1)
+    assert views.shape == (n, 2, 3, 2)
+    out = te.random_view(views, torch.Generator().manual_seed(0))
+    assert out.shape == (n, 3, 2) and out.dtype == torch.float32
+    rows = torch.arange(n).float()
+    first = out[:, 0, 0]
+    mirrored = first.lt(0) | (first.eq(0) & rows.eq(0))
+    assert torch.equal(first.abs(), rows)  # row i comes from image i, either view
+    assert torch.equal(out, out[:, :1, :1].expand(n, 3, 2))  # a whole view, not a mixture
+    assert 150 < int(mirrored.sum()) < 250  # about half mirrored
+    again = te.random_view(views, torch.Generator().manual_seed(0))
+    assert torch.equal(out, again)
+
+
+@needs_lite0
+def test_cached_path_with_augment_caches_the_mirrored_images_too(tmp_path, cache):
+    cfg = te.TransferConfig(backbone="efficientnet_lite0", trainable="head,classifier",
+                            resolution=32, cached=True, augment=True, epochs=1, batch_size=8,
+                            learning_rate=1e-2)
+    ctx = RunContext(name="t", out_dir=tmp_path / "run")
+    train, val, test, classes = _tiny_data()
+    val = Split(val.images[:20], val.labels[:20])  # another data digest than train's
+    fitted = te.fit_transfer(cfg, ctx, None, data=(train, val, test, classes))
+    assert fitted.info["path"] == "cached-features (+ mirrored views)"
+    entries = sorted((cache / "features" / "efficientnet_lite0").glob("*.npy"))
+    assert len(entries) == 3  # train (= test), val and the mirrored training images
+    loader = fitted.trainer.train_loader
+    assert tuple(loader.x.shape[:2]) == (len(train.labels), 2)
+    model = tr.pretrained("efficientnet_lite0", 10, trainable="head,classifier", load=True)
+    prep = tr.preprocessing("efficientnet_lite0", 32)
+    model.eval().to(memory_format=torch.channels_last)
+    mirrored = np.ascontiguousarray(train.images[:, :, ::-1])
+    x = prep(torch.from_numpy(mirrored)).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        direct = model.run_stages(x, 0, model.first_trainable_stage())
+    torch.testing.assert_close(loader.x[:, 1].float(), direct, rtol=2e-3, atol=2e-3)
+    assert not torch.equal(loader.x[:, 0], loader.x[:, 1])
+
+
 def test_experiments_are_registered_with_targets():
     for name, metric, threshold in [("cifar10-transfer-resnet18", "test_accuracy", 0.88),
                                     ("cifar10-transfer", "test_accuracy", 0.88),

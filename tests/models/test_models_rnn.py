@@ -128,6 +128,17 @@ def test_init_schemes(cls, init):
     assert w_hh.std().item() == pytest.approx(expected_std, rel=0.05)
 
 
+@pytest.mark.parametrize("init, radius", [("kaiming_normal", 2 ** 0.5), ("uniform", 3 ** -0.5)])
+def test_recurrent_spectral_radius_follows_the_circular_law(init, radius):
+    """An H x H matrix of i.i.d. entries with variance s^2 has its eigenvalues spread over a
+    disc of radius sqrt(H) s: Kaiming's sqrt(2) (a chaotic tanh RNN) against the uniform
+    init's 1/sqrt(3) (the palindrome-sweep-uniform variant's motivation)."""
+    torch.manual_seed(0)
+    w_hh = VanillaRNN(seq_length=5, input_dim=1, num_hidden=512, num_classes=10,
+                      init=init).W_hh.detach().double()
+    assert torch.linalg.eigvals(w_hh).abs().max().item() == pytest.approx(radius, rel=0.1)
+
+
 @pytest.mark.parametrize("cls", MODELS)
 def test_learns_length_5_palindromes(cls):
     """The handout's sanity check: near-perfect accuracy at T=5 with the default settings

@@ -396,6 +396,23 @@ def run_palindrome_sweep(cfg: PalindromeSweepConfig, ctx) -> RunResult:
     return _sweep_result(cfg, ctx, rows, seeds)
 
 
+@dataclass
+class PalindromeSweepUniformConfig(PalindromeSweepConfig):
+    init: str = "uniform"
+
+
+@experiment("palindrome-sweep-uniform", topic="rnn", handout=HANDOUT,
+            config=PalindromeSweepUniformConfig,
+            target=Target("shortest_min_accuracy", 0.99, SANITY + "; value: the lowest accuracy "
+                          "over models and seeds at the shortest length of the sweep"))
+def run_palindrome_sweep_uniform(cfg: PalindromeSweepUniformConfig, ctx) -> RunResult:
+    """``palindrome-sweep`` with ``nn.RNN``/``nn.LSTM``'s initialisation, U(-1/sqrt(H),
+    1/sqrt(H)), instead of the UvA 2020 handout's Kaiming-normal: Kaiming's gain sqrt(2) puts
+    W_hh's spectral radius near sqrt(2), where a tanh RNN's state is chaotic; the uniform
+    init's radius is near 1/sqrt(3). Everything else is the same sweep."""
+    return run_palindrome_sweep(cfg, ctx)
+
+
 def train_cell(model_name: str, seq_length: int, seed: int, cfg: PalindromeTraining,
                device: str, log: Callable[[str], None] | None = None) -> CellRun:
     """One sweep cell (a module-level hook so tests can swap in a tiny trainer)."""

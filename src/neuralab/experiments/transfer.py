@@ -21,9 +21,11 @@
 Two training paths. ``cached=True`` (default) computes the frozen part's output (every stage
 before the first trainable one) once per image and resolution, stores it as float16 in
 ``neuralab.data.cache_dir()/features/`` (keyed by backbone, resolution, cut, weights and a
-digest of the image bytes) and trains the tail on it: no augmentation, a fraction of the
-cost. ``cached=False`` trains end to end on the images (``augment=True``: random crop + flip)
-with the frozen part in eval mode. Each result says which path produced it (``path``) and how
+digest of the image bytes) and trains the tail on it, a fraction of the cost. Cached features
+cannot be augmented, but a flip can be cached: ``augment=True`` also stores the features of the
+mirrored training images and draws one of the two views per image and epoch (random
+horizontal flips at twice the extraction cost). ``cached=False`` trains end to end on the
+images (``augment=True``: random crop + flip) with the frozen part in eval mode. Each result says which path produced it (``path``) and how
 long feature extraction and training took.
 """
 
@@ -62,7 +64,7 @@ class TransferConfig:
     trainable: str = "default"  # default | head | all | module prefixes "layer4,fc"
     resolution: int = 224
     cached: bool = True  # train the tail on cached features of the frozen part
-    augment: bool = False  # end-to-end path only: random crop + horizontal flip
+    augment: bool = False  # end to end: random crop + flip; cached: + mirrored-image features
     crop_padding: int = 4  # pixels at the dataset's own resolution
     optimizer: str = "adam"  # adam | adamw | sgd | nesterov
     learning_rate: float = 5e-4
@@ -209,6 +211,14 @@ def _to_float(x: torch.Tensor, _generator=None) -> torch.Tensor:
     return x.float()
 
 
+def random_view(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``[B, V, ...]`` features of V views of every image -> float ``[B, ...]``, one view per
+    image drawn uniformly: random horizontal flips on the cached path (views: the image and
+    its mirror image)."""
+    choice = torch.randint(0, x.shape[1], (len(x),), generator=generator, device=x.device)
+    return x[torch.arange(len(x), device=x.device), choice].float()
+
+
 def _splits(cfg: TransferConfig, ctx):
     """(train, val, test, classes) for ``cfg.dataset``."""
     if cfg.dataset == "cifar10":
@@ -271,7 +281,11 @@ def fit_transfer(cfg: TransferConfig, ctx, checkpoint_dir: Path | None, data=Non
                             f"train end to end with --set cached=false")
     if cfg.cached:
         feats, metas = {}, []
-        for name, split in splits.items():
+        sources = dict(splits)
+        if cfg.augment:  # the mirror images of the training set: a second view to draw from
+            sources["train-mirrored"] = type(train)(
+                np.ascontiguousarray(train.images[:, :, ::-1]), train.labels)
+        for name, split in sources.items():
             feats[name], meta = cached_features(
                 model, split.images, prep, cut, backbone=cfg.backbone,
                 resolution=cfg.resolution, weights_sha256=model.weights_info["sha256"],
@@ -279,7 +293,8 @@ def fit_transfer(cfg: TransferConfig, ctx, checkpoint_dir: Path | None, data=Non
                 batch_size=cfg.extract_batch or extraction_batch(cfg.resolution, ctx.device),
                 device=ctx.device, log=ctx.log)
             metas.append(meta)
-        info.update(path="cached-features", feature_stage=metas[0]["stage"],
+        info.update(path="cached-features" + (" (+ mirrored views)" if cfg.augment else ""),
+                    feature_stage=metas[0]["stage"],
                     feature_shape=metas[0]["shape"][1:],
                     features_from_cache=all(m["from_cache"] for m in metas),
                     feature_extract_s=round(sum(m["extract_s"] for m in metas), 1),
@@ -289,8 +304,14 @@ def fit_transfer(cfg: TransferConfig, ctx, checkpoint_dir: Path | None, data=Non
         model.input_stage = cut
         loaders = {name: TensorLoader(feats[name], split.labels, 500, transform=_to_float,
                                       device=ctx.device) for name, split in splits.items()}
-        train_loader = TensorLoader(feats["train"], train.labels, cfg.batch_size, shuffle=True,
-                                    seed=ctx.seed, transform=_to_float, device=ctx.device)
+        if cfg.augment:
+            views = np.stack([feats["train"], feats.pop("train-mirrored")], axis=1)
+            train_loader = TensorLoader(views, train.labels, cfg.batch_size, shuffle=True,
+                                        seed=ctx.seed, transform=random_view, device=ctx.device)
+        else:
+            train_loader = TensorLoader(feats["train"], train.labels, cfg.batch_size,
+                                        shuffle=True, seed=ctx.seed, transform=_to_float,
+                                        device=ctx.device)
     else:
         aug = image_transform(crop_padding=cfg.crop_padding if cfg.augment else 0,
                               flip=cfg.augment)
@@ -331,12 +352,14 @@ def _gradcam_plot(ctx, model, split, classes, preprocess, n: int, title: str) ->
 
 
 def _notes(info: dict[str, Any]) -> str:
-    if info["path"] == "cached-features":
+    if info["path"].startswith("cached-features"):
         how = (f"path: cached features (frozen stages up to {info['feature_stage']} computed "
                f"once at {info['resolution']} px, float16, shape {info['feature_shape']}; "
                + ("read from the feature cache" if info["features_from_cache"] else
                   f"extracted in {info['feature_extract_s']:.0f} s, "
-                  f"{info['feature_images_per_s']:.1f} images/s") + "; no augmentation)")
+                  f"{info['feature_images_per_s']:.1f} images/s")
+               + ("; training images drawn as they are or mirrored, from the features of "
+                  "both)" if "mirrored" in info["path"] else "; no augmentation)"))
     else:
         how = f"path: {info['path']} at {info['resolution']} px"
     return (f"backbone {info['backbone']} (ImageNet weights {info['weights_file']}, sha256 "
