@@ -25,8 +25,8 @@ digest of the image bytes) and trains the tail on it, a fraction of the cost. Ca
 cannot be augmented, but a flip can be cached: ``augment=True`` also stores the features of the
 mirrored training images and draws one of the two views per image and epoch (random
 horizontal flips at twice the extraction cost). ``cached=False`` trains end to end on the
-images (``augment=True``: random crop + flip) with the frozen part in eval mode. Each result says which path produced it (``path``) and how
-long feature extraction and training took.
+images (``augment=True``: random crop + flip) with the frozen part in eval mode. Each result
+says which path produced it (``path``) and how long feature extraction and training took.
 """
 
 from __future__ import annotations
