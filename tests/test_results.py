@@ -73,6 +73,12 @@ def test_a_source_loaded_twice_is_named_once():
     assert results.table_rows([doc])[0]["data"] == "Flowers; x"
 
 
+def test_data_label_keeps_commas_inside_parentheses():
+    doc = {**_doc("a", 0.6, True),
+           "data": [{"note": "generated (T=5,10,40), seed 0"}, {"note": "CIFAR-10, JPEG"}]}
+    assert results.table_rows([doc])[0]["data"] == "generated (T=5,10,40); CIFAR-10"
+
+
 def test_unfinished_run_cannot_be_promoted(tmp_path):
     with pytest.raises(NeuralabError, match="no metrics.json"):
         results.promote(tmp_path, tmp_path / "results")

@@ -99,10 +99,21 @@ def met_on_every_seed(doc: dict) -> bool:
     return bool(doc["met"]) and all(s.get("met") for s in (doc.get("seeds") or {}).values())
 
 
+def _first_clause(text: str) -> str:
+    """``text`` up to its first ``:`` or ``,`` outside parentheses:
+    ``"generated (T=5,10), seed 0"`` -> ``"generated (T=5,10)"``."""
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth <= 0 and ch in ":,":
+            return text[:i].strip()
+    return text.strip()
+
+
 def _data_label(doc: dict) -> str:
     """The first clause of each data source's note, e.g. ``CIFAR-10 (JPEG copy)``."""
     labels = [d.get("note") or d.get("name", "") for d in doc.get("data", [])]
-    short = (label.split(":")[0].split(",")[0].strip() for label in labels)
+    short = (_first_clause(label) for label in labels)
     return "; ".join(dict.fromkeys(short)) or "—"  # one mention per source, in order
 
 
