@@ -23,6 +23,9 @@ Experiments:
 - ``palindrome-sweep``: both models over T = 5..40 and several seeds, each (model, T, seed) cell
   saved under ``cells/`` as soon as it finishes, so ``--resume`` continues a cut-off sweep; the
   accuracy-vs-length figure and the gradient-norm figure at T=20.
+- ``palindrome-sweep-uniform``: the same sweep with ``nn.RNN``/``nn.LSTM``'s uniform
+  initialisation instead of the 2020 handout's Kaiming-normal (the initialisation decides
+  which model remembers further: see results/).
 
 ``--set input_dim=10`` feeds one-hot digits instead of digit values (a variant, not the
 handout's default).
