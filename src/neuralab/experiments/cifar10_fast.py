@@ -48,7 +48,8 @@ class FastConfig:
     whiten_kernel: int = 2
     whiten_images: int = 5000
     batch_size: int = 2000
-    epochs: float = 8.0
+    epochs: float = 10.0  # airbench94_muon: 8 on genuine CIFAR-10; the JPEG copy needs 10 to
+    # reach 90.65% (8 gave 90.53% TTA, 2026-11-24), still well inside the time budget
     filter_lr: float = 0.24  # Muon
     filter_momentum: float = 0.6
     bias_lr: float = 0.053  # SGD, for a summed loss (multiplied by batch_size here)
