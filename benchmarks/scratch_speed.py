@@ -16,6 +16,11 @@ pass ``--threads N`` to use more. Targets: MLP step <= 0.8x torch's time, Conv2d
 
     python benchmarks/scratch_speed.py [--threads N] [--repeats R] [--write]
 
+NumPy's GEMM speed depends on the kernels OpenBLAS picked (recorded as ``numpy_blas``): on an
+AVX-512 CPU its own choice is ``SkylakeX``, but an ``OPENBLAS_CORETYPE=Haswell`` in the
+environment (as on the 2026-11-24 machine) restricts it to AVX2 kernels, ~1.6x slower here,
+while torch keeps its AVX-512 code. ``env -u OPENBLAS_CORETYPE python ...`` measures the other.
+
 ``--write`` stores the results as JSON in results/benchmarks/scratch_speed.json.
 """
 
@@ -96,6 +101,18 @@ def blas_threads() -> str:
                      if i["user_api"] == "blas") or "none found"
 
 
+def blas_kernels() -> list[dict]:
+    """The BLAS libraries NumPy loaded and the kernel family each picked: OpenBLAS chooses its
+    kernels from the CPU (e.g. ``Haswell`` = AVX2, ``SkylakeX`` = AVX-512) unless
+    ``OPENBLAS_CORETYPE`` names them, so the same machine can run either."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return []
+    return [{k: i.get(k) for k in ("internal_api", "version", "architecture")}
+            for i in threadpool_info() if i["user_api"] == "blas"]
+
+
 def bench_mlp(torch, repeats: int) -> dict:
     rng = np.random.default_rng(0)
     x = rng.standard_normal((200, 3072)).astype(np.float32)
@@ -170,6 +187,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cpu: {hw['cpu']} ({hw['logical_cores']} logical cores, "
               f"{' '.join(hw.get('simd', []))}); load average {os.getloadavg()[0]:.1f}")
         print(f"threads: torch={threads['torch']}, numpy {threads['numpy_blas']}")
+        blas = blas_kernels()
+        coretype = os.environ.get("OPENBLAS_CORETYPE")
+        print("numpy BLAS kernels: " + (", ".join(f"{b['internal_api']} {b['version']} "
+                                                  f"{b['architecture']}" for b in blas)
+                                        or "unknown")
+              + (f" (OPENBLAS_CORETYPE={coretype})" if coretype is not None else ""))
         mlp = bench_mlp(torch, args.repeats)
         conv = bench_conv(torch, max(args.repeats // 5, 10))
 
@@ -190,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
             "versions": {"python": platform.python_version(), "numpy": np.__version__,
                          "torch": torch.__version__},
             "threads": threads,
+            "numpy_blas": blas,
+            "environment": {"OPENBLAS_CORETYPE": coretype},
             "results": {"mlp_train_step": mlp, "conv2d_fwd_bwd": conv},
         }
         args.out.parent.mkdir(parents=True, exist_ok=True)
