@@ -307,14 +307,11 @@ def fit_transfer(cfg: TransferConfig, ctx, checkpoint_dir: Path | None, data=Non
         model.input_stage = cut
         loaders = {name: TensorLoader(feats[name], split.labels, 500, transform=_to_float,
                                       device=ctx.device) for name, split in splits.items()}
-        if cfg.augment:
-            views = np.stack([feats["train"], feats.pop("train-mirrored")], axis=1)
-            train_loader = TensorLoader(views, train.labels, cfg.batch_size, shuffle=True,
-                                        seed=ctx.seed, transform=random_view, device=ctx.device)
-        else:
-            train_loader = TensorLoader(feats["train"], train.labels, cfg.batch_size,
-                                        shuffle=True, seed=ctx.seed, transform=_to_float,
-                                        device=ctx.device)
+        train_x, train_tf = feats["train"], _to_float
+        if cfg.augment:  # [N, 2, ...]: each image's features as it is and mirrored
+            train_x, train_tf = np.stack([train_x, feats.pop("train-mirrored")], 1), random_view
+        train_loader = TensorLoader(train_x, train.labels, cfg.batch_size, shuffle=True,
+                                    seed=ctx.seed, transform=train_tf, device=ctx.device)
     else:
         aug = image_transform(crop_padding=cfg.crop_padding if cfg.augment else 0,
                               flip=cfg.augment)
