@@ -92,25 +92,18 @@ def cpu_info() -> dict:
     return info
 
 
-def blas_threads() -> str:
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return "unknown (threadpoolctl missing)"
-    return ", ".join(f"{i['internal_api']}={i['num_threads']}" for i in threadpool_info()
-                     if i["user_api"] == "blas") or "none found"
+def blas_libraries() -> list[dict]:
+    """The BLAS libraries NumPy loaded, their threads and the kernel family each picked:
+    OpenBLAS chooses its kernels from the CPU (e.g. ``Haswell`` = AVX2, ``SkylakeX`` =
+    AVX-512) unless ``OPENBLAS_CORETYPE`` names them, so the same machine can run either."""
+    from threadpoolctl import threadpool_info  # main() needs threadpoolctl anyway
 
-
-def blas_kernels() -> list[dict]:
-    """The BLAS libraries NumPy loaded and the kernel family each picked: OpenBLAS chooses its
-    kernels from the CPU (e.g. ``Haswell`` = AVX2, ``SkylakeX`` = AVX-512) unless
-    ``OPENBLAS_CORETYPE`` names them, so the same machine can run either."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return []
-    return [{k: i.get(k) for k in ("internal_api", "version", "architecture")}
+    return [{k: i.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
             for i in threadpool_info() if i["user_api"] == "blas"]
+
+
+def blas_threads(blas: list[dict]) -> str:
+    return ", ".join(f"{b['internal_api']}={b['num_threads']}" for b in blas) or "none found"
 
 
 def bench_mlp(torch, repeats: int) -> dict:
@@ -182,12 +175,12 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     with threadpool_limits(limits=args.threads, user_api="blas"):
-        threads = {"torch": torch.get_num_threads(), "numpy_blas": blas_threads()}
+        blas = blas_libraries()
+        threads = {"torch": torch.get_num_threads(), "numpy_blas": blas_threads(blas)}
         hw = {**cpu_info(), "logical_cores": os.cpu_count(), "machine": platform.machine()}
         print(f"cpu: {hw['cpu']} ({hw['logical_cores']} logical cores, "
               f"{' '.join(hw.get('simd', []))}); load average {os.getloadavg()[0]:.1f}")
         print(f"threads: torch={threads['torch']}, numpy {threads['numpy_blas']}")
-        blas = blas_kernels()
         coretype = os.environ.get("OPENBLAS_CORETYPE")
         print("numpy BLAS kernels: " + (", ".join(f"{b['internal_api']} {b['version']} "
                                                   f"{b['architecture']}" for b in blas)
@@ -213,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
             "versions": {"python": platform.python_version(), "numpy": np.__version__,
                          "torch": torch.__version__},
             "threads": threads,
-            "numpy_blas": blas,
+            "numpy_blas": [{k: v for k, v in b.items() if k != "num_threads"} for b in blas],
             "environment": {"OPENBLAS_CORETYPE": coretype},
             "results": {"mlp_train_step": mlp, "conv2d_fwd_bwd": conv},
         }
