@@ -47,6 +47,24 @@ def test_linear_and_elu_match_torch():
     np.testing.assert_allclose(layer.grads["bias"], tb.grad.numpy(), atol=1e-13)
 
 
+@pytest.mark.parametrize("alpha", [0.3, 1.0, 1.7])
+def test_elu_matches_torch_for_any_alpha_and_large_inputs(alpha):
+    """Both branches of y = max(x, 0) + alpha expm1(min(x, 0)) and of its gradient, with
+    alpha below, at and above 1, and inputs large enough that exp(x) would overflow."""
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.standard_normal(40) * 3, [0.0, -1e-9, 1e-9, 120.0, -120.0]])
+    act = ELU(alpha=alpha)
+    tx = torch.from_numpy(x).requires_grad_(True)
+    ty = F.elu(tx, alpha=alpha)
+    with np.errstate(all="raise"):
+        y = act.forward(x)
+        g = rng.standard_normal(y.shape)
+        dx = act.backward(g)
+    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-15, atol=1e-15)
+    ty.backward(torch.from_numpy(g))
+    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-15, atol=1e-15)
+
+
 @pytest.mark.parametrize("stride, padding", [(1, 2), (2, 1), (3, 0)])
 def test_conv2d_and_maxpool_match_torch(stride, padding):
     rng = np.random.default_rng(stride)

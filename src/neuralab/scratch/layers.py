@@ -78,10 +78,13 @@ class ReLU(Module):
 
 
 class ELU(Module):
-    """``y = x`` if ``x > 0`` else ``alpha (exp(x) - 1)`` (Clevert et al., 2015).
+    """``y = x`` if ``x > 0`` else ``alpha (exp(x) - 1)`` (Clevert et al., 2015), computed as
+    ``y = max(x, 0) + alpha expm1(min(x, 0))`` (no mask, no overflow for large ``x``).
 
     Backward: ``dx = dy`` where ``x > 0``, else ``dy * (y + alpha)`` (since
-    ``d/dx alpha (e^x - 1) = alpha e^x = y + alpha``).
+    ``d/dx alpha (e^x - 1) = alpha e^x = y + alpha``). As ``min(y, 0) = y`` for ``x <= 0``
+    and ``0`` otherwise, the local gradient is ``min(y, 0) + alpha`` wherever that is right,
+    i.e. everywhere when ``alpha = 1``; other alphas then set the ``x > 0`` entries to 1.
     """
 
     def __init__(self, alpha: float = 1.0) -> None:
@@ -89,17 +92,19 @@ class ELU(Module):
         self.alpha = float(alpha)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self._mask = x > 0
-        out = np.expm1(np.minimum(x, 0))
+        out = np.minimum(x, 0)
+        np.expm1(out, out=out)
         if self.alpha != 1.0:
             out *= self.alpha
-        np.copyto(out, x, where=self._mask)
+        out += np.maximum(x, 0)
         self._out = out
         return out
 
     def backward(self, dout: np.ndarray, need_input_grad: bool = True) -> np.ndarray:
-        local = self._out + self.alpha
-        np.copyto(local, 1, where=self._mask)
+        local = np.minimum(self._out, 0)
+        local += self.alpha
+        if self.alpha != 1.0:
+            local[self._out > 0] = 1
         local *= dout
         return local
 
