@@ -2,35 +2,13 @@
 
 import json
 
-import numpy as np
 import pytest
 import torch
 
-import neuralab.data
-from neuralab.data import Dataset, DataSource, Split
 from neuralab.experiments import get_experiment
 from neuralab.experiments.cifar10_fast import FastConfig, linear_decay, param_groups
 from neuralab.experiments.runner import run_experiment
 from neuralab.models.airbench import AirbenchNet
-
-
-def _blobs(seed: int) -> Dataset:
-    """Each class a fixed random 32x32 picture plus noise (learnable in a few steps)."""
-    rng = np.random.default_rng(seed)
-    templates = rng.uniform(0, 255, (10, 32, 32, 3))
-    splits = {}
-    for split, per_class in (("train", 40), ("test", 10)):
-        labels = np.repeat(np.arange(10), per_class)
-        images = np.rint(0.6 * templates[labels] + 0.4 * rng.uniform(0, 255, (len(labels), 32,
-                                                                               32, 3)))
-        splits[split] = Split(images.astype(np.uint8), labels)
-    return Dataset("cifar10", splits, [f"c{i}" for i in range(10)],
-                   DataSource("cifar10", "synthetic", "test", "sha256:0", False, "synthetic"))
-
-
-@pytest.fixture
-def blobs(monkeypatch):
-    monkeypatch.setattr(neuralab.data, "load", lambda name, data_dir=None, **kw: _blobs(0))
 
 
 def _run(tmp_path, **overrides):
@@ -41,7 +19,7 @@ def _run(tmp_path, **overrides):
     return run_dir, json.loads((run_dir / "metrics.json").read_text())
 
 
-def test_fast_recipe_learns_synthetic_classes_and_reports_its_time(blobs, tmp_path):
+def test_fast_recipe_learns_synthetic_classes_and_reports_its_time(cifar_blobs, tmp_path):
     run_dir, doc = _run(tmp_path, widths="16,32,32", batch_size=100, epochs=6,
                         eval_each_epoch="true", whiten_images=200)
     m = doc["metrics"]
@@ -73,7 +51,7 @@ def test_learning_rates_follow_airbench_with_a_mean_loss():
     assert (decay(0), decay(50), decay(100), decay(150)) == (1.0, 0.5, 0.0, 0.0)
 
 
-def test_whitening_bias_stops_training_after_its_epochs(blobs, tmp_path):
+def test_whitening_bias_stops_training_after_its_epochs(cifar_blobs, tmp_path):
     run_dir, _ = _run(tmp_path, widths="8,8,8", batch_size=100, epochs=2,
                       whiten_bias_epochs=1, whiten_images=100)
     from neuralab.train.checkpoint import find_checkpoint

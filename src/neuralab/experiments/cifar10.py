@@ -20,7 +20,12 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from neuralab.experiments.common import classifier_result, count_parameters, split_loader
+from neuralab.experiments.common import (
+    classifier_result,
+    count_parameters,
+    gradcam_plot,
+    split_loader,
+)
 from neuralab.experiments.registry import RunResult, Target, register_recipe
 from neuralab.train import Trainer, TrainSettings, image_transform, make_optimizer
 
@@ -53,6 +58,7 @@ class CifarConfig:
     track_test: bool = True  # evaluate the test split at every evaluation (record only)
     sync_batchnorm: bool = False  # under DDP on GPUs: BatchNorm statistics over all ranks
     compile: bool = False  # torch.compile the model (worth it on CUDA)
+    gradcam_images: int = 8  # convnets: Grad-CAM on this many test images (0: none)
 
 
 def _scheduler(cfg: CifarConfig, opt, total_steps: int):
@@ -148,6 +154,9 @@ def train_cifar(cfg: CifarConfig, ctx, title: str) -> RunResult:
     result.metrics["parameters"] = count_parameters(model)
     result.metrics["wall_time_s"] = round(trainer.elapsed_s, 2)
     result.metrics.update(time_to_accuracy(trainer.history, TIME_TO))
+    if cfg.model != "mlp":
+        gradcam_plot(ctx, trainer.module, test, classes, lambda x: eval_tf(x, None),
+                     cfg.gradcam_images, f"{title}: Grad-CAM of the predicted class")
     return result
 
 

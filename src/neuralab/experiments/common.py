@@ -1,5 +1,5 @@
 """Pieces every PyTorch classification experiment shares: loaders for a split, and the
-end-of-run report (test metrics, curves, confusion matrix, per-class accuracy)."""
+end-of-run report (test metrics, curves, confusion matrix, per-class accuracy, Grad-CAM)."""
 
 from __future__ import annotations
 
@@ -66,6 +66,21 @@ def classifier_result(ctx, trainer: Trainer, loaders: dict[str, Any], classes: l
     tables["final"] = [{"split": s, "loss": round(metrics[f"{s}_loss"], 4),
                         "accuracy": round(metrics[f"{s}_accuracy"], 4)} for s in loaders]
     return RunResult(metrics=metrics, history=trainer.history, tables=tables, notes=notes)
+
+
+def gradcam_plot(ctx, model: torch.nn.Module, split, classes: list[str], preprocess, n: int,
+                 title: str) -> None:
+    """Save ``plots/gradcam.png``: Grad-CAM of the predicted class at the model's last
+    convolutional stage on ``n`` images of ``split`` (one per class first). ``preprocess``
+    maps a uint8 ``[N, H, W, C]`` batch to the model's input. Only the main process draws."""
+    from neuralab.viz.inside import gradcam_figure, one_per_class
+
+    if n <= 0 or split is None or not ctx.is_main:
+        return
+    idx = one_per_class(split.labels, n)
+    fig, _, _ = gradcam_figure(model, split.images[idx], preprocess, classes,
+                               split.labels[idx], title=title)
+    ctx.save_plot(fig, "gradcam")
 
 
 def count_parameters(model: torch.nn.Module, trainable_only: bool = False) -> int:

@@ -44,7 +44,7 @@ import numpy as np
 import torch
 
 from neuralab.errors import NeuralabError
-from neuralab.experiments.common import classifier_result
+from neuralab.experiments.common import classifier_result, gradcam_plot
 from neuralab.experiments.registry import RunResult, Target, experiment, register_recipe
 from neuralab.io import atomic_write_text
 from neuralab.train import TensorLoader, Trainer, TrainSettings, image_transform, make_optimizer
@@ -339,18 +339,6 @@ def fit_transfer(cfg: TransferConfig, ctx, checkpoint_dir: Path | None, data=Non
     return Fitted(trainer, loaders, model, info, splits)
 
 
-def _gradcam_plot(ctx, model, split, classes, preprocess, n: int, title: str) -> None:
-    """Grad-CAM of the predicted class on ``n`` test images (one per class first)."""
-    from neuralab.viz.inside import gradcam_figure, one_per_class
-
-    if n <= 0 or split is None:
-        return
-    idx = one_per_class(split.labels, n)
-    fig, _, _ = gradcam_figure(model, split.images[idx], preprocess, classes,
-                               split.labels[idx], title=title)
-    ctx.save_plot(fig, "gradcam")
-
-
 def _notes(info: dict[str, Any]) -> str:
     if info["path"].startswith("cached-features"):
         how = (f"path: cached features (frozen stages up to {info['feature_stage']} computed "
@@ -381,7 +369,7 @@ def train_transfer(cfg: TransferConfig, ctx, title: str) -> RunResult:
                                notes=_notes(info))
     result.metrics.update({k: info[k] for k in _INFO_METRICS if k in info})
     fitted.model.input_stage = 0
-    _gradcam_plot(ctx, fitted.model, fitted.splits["test"], info["classes"], info["preprocess"],
+    gradcam_plot(ctx, fitted.model, fitted.splits["test"], info["classes"], info["preprocess"],
                   cfg.gradcam_images, f"{title}: Grad-CAM at {fitted.model.LAST_CONV}")
     return result
 
@@ -489,7 +477,7 @@ def run_flowers_scratch(cfg: ScratchConfig, ctx) -> RunResult:
     result = classifier_result(ctx, trainer, loaders, data.classes, title)
     result.metrics.update(resolution=cfg.resolution, trainable_params=n_params,
                           path="end-to-end" + (" (augmented)" if cfg.augment else ""))
-    _gradcam_plot(ctx, model, splits["test"], data.classes, prep, cfg.gradcam_images,
+    gradcam_plot(ctx, model, splits["test"], data.classes, prep, cfg.gradcam_images,
                   f"{title}: Grad-CAM at the last conv")
     rows = [{"model": f"scratch CNN ({cfg.resolution} px)", "trained_params": n_params,
              "total_params": n_params, "epochs": cfg.epochs,
