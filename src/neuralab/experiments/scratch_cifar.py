@@ -367,7 +367,9 @@ def run_cifar10_mlp_scratch(cfg: MLPScratchConfig, ctx) -> RunResult:
              "1x100 ELU, N(0, 1e-4^2) weights, raw pixel values minus the training mean image, "
              "SGD lr 2e-3, 1,500 steps of 200. Training loss/accuracy in the curves are means "
              "over the minibatches since the previous evaluation; test values use all 10,000 "
-             "test images.")
+             "test images. What the JPEG copy costs this recipe is estimated by "
+             "benchmarks/jpeg_cost.py (results/benchmarks/jpeg_cost.json), which compresses the "
+             "copy once more about as strongly as the first time and retrains on it.")
     return run_mlp_scratch(cfg, ctx, "UvA MLP (NumPy)", notes)
 
 
