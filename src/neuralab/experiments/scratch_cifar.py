@@ -61,8 +61,8 @@ from neuralab.viz.common import new_figure
 from neuralab.viz.weights import plot_weights
 
 JPEG_NOTE = ("Data: the CIFAR-10 JPEG copy (a lossy re-encoding of the official images, about "
-             "30 dB PSNR), not the official python batches; handout accuracies measured on the "
-             "genuine data come out a few points lower on it.")
+             "30 dB PSNR), not the official python batches; the data's README expects handout "
+             "accuracies measured on the genuine data to come out a few points lower on it.")
 
 
 # --------------------------------------------------------------------------- data
