@@ -114,7 +114,8 @@ def test_sweep_saves_cells_and_resume_skips_them(tmp_path, monkeypatch):
 
     monkeypatch.setattr(pal, "train_cell", dies_after_three)
     with pytest.raises(_Stop):
-        run_experiment(exp, cfg, seed=4, device="cpu", out_root=tmp_path)
+        run_experiment(exp, cfg, seed=4, device="cpu", out_root=tmp_path,
+                       command="neuralab run palindrome-sweep --seed 4")
     run_dir = find_unfinished(tmp_path, "palindrome-sweep")
     saved = sorted(p.name for p in (run_dir / "cells").glob("*.json"))
     assert saved == ["lstm-T5-seed4.json", "rnn-T5-seed4.json", "rnn-T8-seed4.json"]
@@ -126,7 +127,13 @@ def test_sweep_saves_cells_and_resume_skips_them(tmp_path, monkeypatch):
     calls.clear()
     monkeypatch.setattr(pal, "train_cell", tiny)
     _, doc = run_experiment(exp, cfg, seed=0, device="cpu", out_root=tmp_path,
-                            resume_dir=run_dir)
+                            resume_dir=run_dir, command="neuralab run palindrome-sweep --resume")
+    # the run keeps the command that started it and lists how it was resumed
+    assert doc["command"] == "neuralab run palindrome-sweep --seed 4"
+    assert doc["resumed_with"] == ["neuralab run palindrome-sweep --resume"]
+    saved_config = json.loads((run_dir / "config.json").read_text())
+    assert saved_config["command"] == doc["command"]
+    assert saved_config["resumed_with"] == doc["resumed_with"]
     # the saved config and seed are used; only the five unfinished cells are trained
     assert sorted(calls) == sorted([("lstm", 8, 4), ("rnn", 5, 5), ("lstm", 5, 5),
                                     ("rnn", 8, 5), ("lstm", 8, 5)])

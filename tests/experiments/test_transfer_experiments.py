@@ -177,3 +177,23 @@ def test_feature_extraction_batch_keeps_about_200k_pixels_on_a_cpu():
 
     assert [extraction_batch(r, "cpu") for r in (224, 160, 112, 64)] == [4, 8, 16, 49]
     assert extraction_batch(224, "cuda") == 128
+
+
+@needs_lite0
+def test_wall_time_is_extraction_plus_training_also_from_the_cache(tmp_path, cache, monkeypatch):
+    real_fit = te.fit_transfer
+    monkeypatch.setattr(te, "fit_transfer",
+                        lambda cfg, ctx, ckpt: real_fit(cfg, ctx, ckpt, data=_tiny_data()))
+    cfg = te.TransferConfig(backbone="efficientnet_lite0", trainable="head,classifier",
+                            resolution=32, cached=True, epochs=1, batch_size=8,
+                            learning_rate=1e-2, gradcam_images=2)
+    first = te.train_transfer(cfg, RunContext(name="t", out_dir=tmp_path / "a"), "t").metrics
+    assert not first["features_from_cache"] and first["feature_extract_s"] > 0
+    assert first["wall_time_s"] == pytest.approx(first["feature_extract_s"]
+                                                 + first["train_time_s"], abs=0.02)
+    again = te.train_transfer(cfg, RunContext(name="t", out_dir=tmp_path / "b"), "t").metrics
+    assert again["features_from_cache"]  # the extraction it reports is the one it reused
+    assert again["feature_extract_s"] == first["feature_extract_s"]
+    assert again["wall_time_s"] == pytest.approx(again["feature_extract_s"]
+                                                 + again["train_time_s"], abs=0.02)
+    assert (tmp_path / "a" / "plots" / "gradcam.png").exists()

@@ -114,18 +114,23 @@ def run_experiment(exp: Experiment, config: Any, *, seed: int = 0, device: str =
     device = distributed.local_device(system.resolve_device(device))
     dist_info = distributed.init_from_env(device)
     is_main = dist_info.is_main
+    command = command or command_line()
+    resumed_with: list[str] = []
     if resume_dir is not None:
         saved = read_json(resume_dir / "config.json")
         config = dataclasses.replace(exp.make_config(), **saved["config"])
         seed, run_dir = saved["seed"], resume_dir
+        # the command that started the run stays its command; resumes are listed after it
+        resumed_with = [*saved.get("resumed_with", []), command]
+        command = saved.get("command") or command
     else:
         run_dir = distributed.broadcast_object(new_run_dir(out_root, exp.name) if is_main
                                                else None)
-    command = command or command_line()
     if is_main:
         write_json(run_dir / "config.json", {
             "experiment": exp.name, "config": config_to_dict(config), "seed": seed,
             "device": device, "data_dir": str(data_dir) if data_dir else None, "command": command,
+            **({"resumed_with": resumed_with} if resumed_with else {}),
             "world_size": dist_info.world_size,
         })
     system.seed_everything(seed)
@@ -147,6 +152,8 @@ def run_experiment(exp: Experiment, config: Any, *, seed: int = 0, device: str =
         raise TypeError(f"{exp.name}.run must return a RunResult, got {type(result).__name__}")
     wall = time.perf_counter() - start
     doc = metrics_document(exp, result, ctx, wall, command, config)
+    if resumed_with:
+        doc["resumed_with"] = resumed_with
     if is_main:
         if result.history:
             write_csv(run_dir / "history.csv", result.history)

@@ -368,6 +368,11 @@ def train_transfer(cfg: TransferConfig, ctx, title: str) -> RunResult:
     result = classifier_result(ctx, fitted.trainer, fitted.loaders, info["classes"], title,
                                notes=_notes(info))
     result.metrics.update({k: info[k] for k in _INFO_METRICS if k in info})
+    # the result's cost from scratch, also for a resumed run (whose own process time misses
+    # the earlier sessions): feature extraction, as measured when the cache was built, plus
+    # the Trainer's cumulative training time
+    result.metrics["wall_time_s"] = round(info.get("feature_extract_s", 0.0)
+                                          + fitted.trainer.elapsed_s, 2)
     fitted.model.input_stage = 0
     gradcam_plot(ctx, fitted.model, fitted.splits["test"], info["classes"], info["preprocess"],
                   cfg.gradcam_images, f"{title}: Grad-CAM at {fitted.model.LAST_CONV}")
