@@ -86,3 +86,29 @@ def test_report_of_the_committed_results_embeds_their_plots(tmp_path):
     html = out.read_text()
     assert html.count('class="experiment"') == 1 and "0.5100" in html
     assert html.count("data:image/png;base64,") == 1 and "split" in html  # plot and table
+
+
+def test_results_report_lists_each_benchmark_with_its_figures(tmp_path):
+    from neuralab.report.html import flatten
+
+    assert flatten({"a": {"b": 1.23456, "c": [1, 2]}, "runs": [{"x": None}, {"x": "y"}]}) == [
+        ("a.b", "1.2346"), ("a.c", "1, 2"), ("runs.0.x", ""), ("runs.1.x", "y")]
+    results = tmp_path / "results"
+    promote_run = _fake_run(tmp_path / "runs", "exp-a", 0.51, True)
+    doc = json.loads((promote_run / "metrics.json").read_text())
+    (promote_run / "metrics.json").write_text(json.dumps({**doc, "versions": {"numpy": "2"}}))
+    from neuralab.results import promote
+
+    promote(promote_run, results)
+    (results / "benchmarks").mkdir()
+    (results / "benchmarks" / "speed.json").write_text(json.dumps({
+        "benchmark": "speed", "command": "python benchmarks/speed.py --write",
+        "date": "2026-11-24", "hardware": {"cpu": "Test CPU", "logical_cores": 2,
+                                           "simd": ["avx2"]},
+        "runs": [{"threads": 1, "results": {"mlp": {"ratio": 0.78, "met": True}}}]}))
+    html = build_report(results, tmp_path / "r.html", from_results=True).read_text()
+    assert 'id="benchmark-speed"' in html and "python benchmarks/speed.py --write" in html
+    assert "<td>runs.0.results.mlp.ratio</td><td>0.7800</td>" in html
+    assert "Test CPU (2 cores, AVX2), cpu" in html
+    runs_html = build_report(tmp_path / "runs", tmp_path / "runs.html").read_text()
+    assert 'id="benchmarks"' not in runs_html  # run reports show runs only

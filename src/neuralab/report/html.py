@@ -3,7 +3,9 @@
 For each experiment the newest finished run (a folder with ``metrics.json``) is shown: the
 handout's target and where it comes from, what was achieved, wall time, hardware, data source,
 final metrics, extra tables and every plot. Older runs of the same experiment are listed
-below it. The page has no external references, so it can be mailed or archived as is.
+below it. The report of the committed results (``--results``) also shows every benchmark in
+``results/benchmarks/*.json`` as a table of its figures. The page has no external references,
+so it can be mailed or archived as is.
 """
 
 from __future__ import annotations
@@ -44,6 +46,38 @@ def collect_results(results_dir: str | Path) -> dict[str, list[dict]]:
         found[doc["experiment"]] = [{**doc, "run_dir": str(folder), "plot_dir": str(folder),
                                      "table_dir": str(folder)}]
     return found
+
+
+_BENCHMARK_HEADER = ("benchmark", "command", "date", "hardware", "versions")
+
+
+def flatten(value, prefix: str = "") -> list[tuple[str, str]]:
+    """``(dotted.key, text)`` rows of a JSON value: dicts and lists of dicts are walked
+    (list items by index), lists of plain values are joined with commas."""
+    if isinstance(value, dict):
+        return [row for k, v in value.items() for row in flatten(v, f"{prefix}{k}.")]
+    if isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
+        return [row for i, v in enumerate(value) for row in flatten(v, f"{prefix}{i}.")]
+    if isinstance(value, list):
+        return [(prefix[:-1], ", ".join(_fmt(v) for v in value))]
+    return [(prefix[:-1], _fmt(value))]
+
+
+def collect_benchmarks(results_dir: str | Path) -> list[dict]:
+    """Each ``benchmarks/*.json`` under ``results_dir``: its name, command, date, hardware line
+    and the rest of its figures flattened to rows."""
+    out = []
+    for path in sorted((Path(results_dir) / "benchmarks").glob("*.json")):
+        doc = read_json(path)
+        hw = doc.get("hardware") or {}
+        hw = {"cpu": hw.get("cpu"), "cpu_cores": hw.get("cpu_cores") or hw.get("logical_cores"),
+              "cpu_simd": hw.get("cpu_simd") or hw.get("simd"), "gpu": hw.get("gpu"),
+              "device": hw.get("device") or doc.get("device") or "cpu"}
+        out.append({"name": path.stem, "command": doc.get("command", ""),
+                    "date": doc.get("date", ""), "hardware_line": hardware_line(hw),
+                    "rows": flatten({k: v for k, v in doc.items()
+                                     if k not in _BENCHMARK_HEADER})})
+    return out
 
 
 def _data_uri(png: Path) -> str:
@@ -97,8 +131,10 @@ def build_report(runs_dir: str | Path = "runs", out: str | Path | None = None,
                 for name, runs in sorted(found.items())]
     env = Environment(loader=PackageLoader("neuralab", "report"),
                       autoescape=select_autoescape(["html"]))
+    benchmarks = collect_benchmarks(runs_dir) if from_results else []
     html = env.get_template("template.html").render(
-        sections=sections, created=dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        sections=sections, benchmarks=benchmarks,
+        created=dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         runs_dir=str(runs_dir), fmt=_fmt)
     out = Path(out) if out else runs_dir / "report.html"
     atomic_write_text(out, html)
