@@ -296,14 +296,15 @@ def fit_transfer(cfg: TransferConfig, ctx, checkpoint_dir: Path | None, data=Non
                 batch_size=cfg.extract_batch or extraction_batch(cfg.resolution, ctx.device),
                 device=ctx.device, log=ctx.log)
             metas.append(meta)
+        entries = {m["key"]: m for m in metas}.values()  # splits with the same images: once
+        extract_s = sum(m["extract_s"] for m in entries)
         info.update(path="cached-features" + (" (+ mirrored views)" if cfg.augment else ""),
                     feature_stage=metas[0]["stage"],
                     feature_shape=metas[0]["shape"][1:],
                     features_from_cache=all(m["from_cache"] for m in metas),
-                    feature_extract_s=round(sum(m["extract_s"] for m in metas), 1),
-                    feature_images_per_s=round(sum(m["shape"][0] for m in metas)
-                                               / max(sum(m["extract_s"] for m in metas), 1e-9),
-                                               2))
+                    feature_extract_s=round(extract_s, 1),
+                    feature_images_per_s=round(sum(m["shape"][0] for m in entries)
+                                               / max(extract_s, 1e-9), 2))
         model.input_stage = cut
         loaders = {name: TensorLoader(feats[name], split.labels, 500, transform=_to_float,
                                       device=ctx.device) for name, split in splits.items()}
