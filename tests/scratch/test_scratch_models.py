@@ -65,6 +65,12 @@ def test_elu_matches_torch_for_any_alpha_and_large_inputs(alpha):
     np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-15, atol=1e-15)
 
 
+@pytest.mark.parametrize("alpha", [0.0, -0.5, float("nan")])
+def test_elu_refuses_alpha_that_is_not_positive(alpha):
+    with pytest.raises(NeuralabError, match="alpha > 0"):
+        ELU(alpha=alpha)
+
+
 @pytest.mark.parametrize("stride, padding", [(1, 2), (2, 1), (3, 0)])
 def test_conv2d_and_maxpool_match_torch(stride, padding):
     rng = np.random.default_rng(stride)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from neuralab.errors import NeuralabError
 from neuralab.scratch.base import Module, make_rng, resolve_dtype
 from neuralab.scratch.functional import sigmoid
 from neuralab.scratch.init import get_initializer
@@ -89,6 +90,8 @@ class ELU(Module):
 
     def __init__(self, alpha: float = 1.0) -> None:
         super().__init__()
+        if not alpha > 0:  # the sign of y then tells the two branches apart in backward
+            raise NeuralabError(f"ELU needs alpha > 0, got {alpha}")
         self.alpha = float(alpha)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
