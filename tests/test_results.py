@@ -67,6 +67,19 @@ def test_a_changed_config_starts_the_seed_record_afresh(tmp_path):
     assert results.table_rows([doc])[0]["seeds"] == "1"
 
 
+def test_a_run_repeated_over_seeds_shows_them_and_the_headline_decides_met(tmp_path):
+    run = tmp_path / "runs" / "a" / "0"
+    run.mkdir(parents=True)
+    metrics = {"test_accuracy": 0.52, "seeds": 20, "test_accuracy_min": 0.43,
+               "test_accuracy_mean": 0.463, "test_accuracy_max": 0.485}
+    doc = {**_doc("a", 0.52, True), "seed": 0, "metric": "test_accuracy", "metrics": metrics}
+    (run / "metrics.json").write_text(json.dumps(doc))
+    promoted = json.loads(results.promote(run, tmp_path / "results").read_text())
+    row = results.table_rows([promoted])[0]
+    assert row["seeds"] == "20 in one run: min 0.4300, mean 0.4630"
+    assert row["met"] == "yes"  # judged on the headline seed, as the run itself reports
+
+
 def test_a_source_loaded_twice_is_named_once():
     doc = {**_doc("a", 0.6, True), "data": [{"note": "Flowers: at 112 px"},
                                              {"note": "Flowers: at 224 px"}, {"name": "x"}]}

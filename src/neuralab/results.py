@@ -85,14 +85,23 @@ def merged_seeds(previous: dict | None, new: dict) -> dict[str, dict]:
 
 
 def seeds_summary(doc: dict) -> str:
-    """``"3: min 0.8301, mean 0.8350"`` for a result promoted over several seeds, else ``"1"``."""
+    """``"3: min 0.8301, mean 0.8350"`` for a result promoted over several seeds;
+    ``"20 in one run: min 0.4345, mean 0.4630"`` for a run that repeated itself over seeds
+    (metrics ``seeds``, ``<metric>_min``/``_max`` and ``<metric>_mean``); else ``"1"``."""
+    higher_is_better = doc["target"].get("higher_is_better", True)
+    label = "min" if higher_is_better else "max"
     values = [s["value"] for s in (doc.get("seeds") or {}).values()
               if isinstance(s.get("value"), (int, float))]
-    if len(values) < 2:
-        return "1"
-    higher_is_better = doc["target"].get("higher_is_better", True)
-    label, worst = ("min", min(values)) if higher_is_better else ("max", max(values))
-    return f"{len(values)}: {label} {worst:.4f}, mean {sum(values) / len(values):.4f}"
+    if len(values) >= 2:
+        worst = min(values) if higher_is_better else max(values)
+        return f"{len(values)}: {label} {worst:.4f}, mean {sum(values) / len(values):.4f}"
+    metrics, metric = doc.get("metrics") or {}, doc.get("metric")
+    n, worst, mean = (metrics.get("seeds"), metrics.get(f"{metric}_{label}"),
+                      metrics.get(f"{metric}_mean"))
+    if isinstance(n, int) and n >= 2 and isinstance(worst, (int, float)) \
+            and isinstance(mean, (int, float)):
+        return f"{n} in one run: {label} {worst:.4f}, mean {mean:.4f}"
+    return "1"
 
 
 def met_on_every_seed(doc: dict) -> bool:
