@@ -353,7 +353,8 @@ def run_mlp_scratch(cfg: MLPScratchConfig, ctx, title: str, notes: str) -> RunRe
                      notes=notes)
 
 
-UVA_SOURCE = "UvA DL practical 1 §1 (NumPy MLP): 'around 0.48' test accuracy with the defaults"
+UVA_SOURCE = ("issue 3: test accuracy ~0.48 with UvA DL practical 1's defaults (the handout "
+              "editions found, TensorFlow and PyTorch with leaky ReLU, say 'around 0.46')")
 
 
 @experiment("cifar10-mlp-scratch", topic="scratch",
