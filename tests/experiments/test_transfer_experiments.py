@@ -3,6 +3,7 @@ synthetic set (frozen weights really stay put), registration, and the clear weig
 
 import importlib.util
 import json
+import math
 
 import numpy as np
 import pytest
@@ -200,3 +201,15 @@ def test_wall_time_is_extraction_plus_training_also_from_the_cache(tmp_path, cac
     again = te.train_transfer(cfg, RunContext(name="t", out_dir=tmp_path / "b"), "t").metrics
     assert again["features_from_cache"] and again["feature_extract_s"] == 100.0
     assert again["wall_time_s"] == pytest.approx(100.0 + again["train_time_s"], abs=0.02)
+
+
+@needs_lite0
+def test_cosine_schedule_decays_the_learning_rate_over_all_epochs(tmp_path, cache):
+    cfg = te.TransferConfig(backbone="efficientnet_lite0", trainable="head,classifier",
+                            resolution=32, cached=True, epochs=2, batch_size=8,
+                            learning_rate=1e-2, schedule="cosine")
+    fitted = te.fit_transfer(cfg, RunContext(name="t", out_dir=tmp_path / "run"), None,
+                             data=_tiny_data())
+    lrs = [row["lr"] for row in fitted.trainer.history]  # after epochs 1 and 2 (5 steps each)
+    assert lrs[0] == pytest.approx(1e-2 * (1 + math.cos(math.pi * 5 / 10)) / 2)
+    assert lrs[1] == pytest.approx(0.0, abs=1e-12)

@@ -27,7 +27,13 @@ from neuralab.experiments.common import (
     split_loader,
 )
 from neuralab.experiments.registry import RunResult, Target, register_recipe
-from neuralab.train import Trainer, TrainSettings, image_transform, make_optimizer
+from neuralab.train import (
+    Trainer,
+    TrainSettings,
+    image_transform,
+    make_optimizer,
+    make_scheduler,
+)
 
 TDT4265_MEAN, TDT4265_STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
 
@@ -59,15 +65,6 @@ class CifarConfig:
     sync_batchnorm: bool = False  # under DDP on GPUs: BatchNorm statistics over all ranks
     compile: bool = False  # torch.compile the model (worth it on CUDA)
     gradcam_images: int = 8  # convnets: Grad-CAM on this many test images (0: none)
-
-
-def _scheduler(cfg: CifarConfig, opt, total_steps: int):
-    if cfg.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.learning_rate,
-                                                   total_steps=total_steps, pct_start=0.25)
-    if cfg.schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps)
-    return None
 
 
 def _build_model(cfg: CifarConfig) -> torch.nn.Module:
@@ -146,7 +143,8 @@ def train_cifar(cfg: CifarConfig, ctx, title: str) -> RunResult:
     trainer = Trainer(model, opt, train_loader, val_loader=loaders.get("val"),
                       loss_fn=lambda out, y: F.cross_entropy(out, y,
                                                              label_smoothing=cfg.label_smoothing),
-                      scheduler=_scheduler(cfg, opt, total), settings=settings,
+                      scheduler=make_scheduler(cfg.schedule, opt, cfg.learning_rate, total),
+                      settings=settings,
                       device=ctx.device, checkpoint_dir=ctx.checkpoint_dir, log=ctx.log,
                       extra_eval={"test": loaders["test"]} if cfg.track_test else None)
     trainer.fit(resume=ctx.resume)

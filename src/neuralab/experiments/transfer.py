@@ -47,7 +47,14 @@ from neuralab.errors import NeuralabError
 from neuralab.experiments.common import classifier_result, gradcam_plot
 from neuralab.experiments.registry import RunResult, Target, experiment, register_recipe
 from neuralab.io import atomic_write_text
-from neuralab.train import TensorLoader, Trainer, TrainSettings, image_transform, make_optimizer
+from neuralab.train import (
+    TensorLoader,
+    Trainer,
+    TrainSettings,
+    image_transform,
+    make_optimizer,
+    make_scheduler,
+)
 from neuralab.train.metrics import compute_loss_and_accuracy
 
 FEATURES_VERSION = "1"
@@ -75,6 +82,7 @@ class TransferConfig:
     weight_decay: float = 0.0
     batch_size: int = 32
     epochs: int = 5
+    schedule: str = "none"  # none | onecycle | cosine (per step, over all epochs)
     eval_every: int | None = None  # steps; None = every epoch
     patience: int | None = None
     restore_best: bool = False
@@ -333,8 +341,11 @@ def fit_transfer(cfg: TransferConfig, ctx, checkpoint_dir: Path | None, data=Non
                      cfg.learning_rate, cfg.momentum, cfg.weight_decay)
     settings = TrainSettings(max_epochs=cfg.epochs, eval_every=cfg.eval_every,
                              patience=cfg.patience, restore_best=cfg.restore_best)
+    scheduler = make_scheduler(cfg.schedule, opt, cfg.learning_rate,
+                               cfg.epochs * len(train_loader))
     trainer = Trainer(model, opt, train_loader, val_loader=loaders.get("val"), settings=settings,
-                      device=ctx.device, checkpoint_dir=checkpoint_dir, log=ctx.log)
+                      scheduler=scheduler, device=ctx.device, checkpoint_dir=checkpoint_dir,
+                      log=ctx.log)
     trainer.fit(resume=ctx.resume and checkpoint_dir is not None)
     info["train_time_s"] = round(trainer.elapsed_s, 2)
     return Fitted(trainer, loaders, model, info, splits)

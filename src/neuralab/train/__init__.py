@@ -3,9 +3,9 @@
 from neuralab.train.checkpoint import load_weights, save_weights
 from neuralab.train.loader import TensorLoader, image_transform
 from neuralab.train.metrics import compute_loss_and_accuracy, predict
-from neuralab.train.optim import make_optimizer
+from neuralab.train.optim import make_optimizer, make_scheduler
 from neuralab.train.trainer import NonFiniteLoss, Trainer, TrainSettings
 
 __all__ = ["NonFiniteLoss", "TensorLoader", "TrainSettings", "Trainer",
            "compute_loss_and_accuracy", "image_transform", "load_weights", "make_optimizer",
-           "predict", "save_weights"]
+           "make_scheduler", "predict", "save_weights"]
