@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import io
-import json
 import os
 import platform
 import sys
@@ -41,6 +40,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from neuralab import data  # noqa: E402
 from neuralab.experiments.scratch_cifar import Inputs, MLPScratchConfig, _train_mlp  # noqa: E402
+from neuralab.io import write_json  # noqa: E402
 from neuralab.system import cpu_model  # noqa: E402
 
 OUT = ROOT / "results" / "benchmarks" / "jpeg_cost.json"
@@ -134,10 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             "variants": rows,
             "estimated_genuine_mean": round(estimate, 4),
         }
-        OUT.parent.mkdir(parents=True, exist_ok=True)
-        tmp = OUT.with_suffix(".tmp")
-        tmp.write_text(json.dumps(result, indent=2) + "\n")
-        tmp.replace(OUT)
+        write_json(OUT, result)
         print(f"wrote {OUT}")
     return 0
 

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import platform
 import statistics
@@ -49,6 +48,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from neuralab.io import write_json  # noqa: E402
 from neuralab.scratch import MLP, SGD, Conv2d, SoftmaxCrossEntropy, train_step  # noqa: E402
 from neuralab.system import cpu_model, cpu_simd  # noqa: E402
 
@@ -288,10 +288,7 @@ def main(argv: list[str] | None = None) -> int:
             "environment": {"OPENBLAS_CORETYPE": coretype},
             "runs": runs,
         }
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.out.with_suffix(".tmp")
-        tmp.write_text(json.dumps(result, indent=2) + "\n")
-        tmp.replace(args.out)
+        write_json(args.out, result)
         print(f"wrote {args.out}")
     return 0
 

@@ -34,7 +34,7 @@ from neuralab.experiments.common import classifier_result, count_parameters, spl
 from neuralab.experiments.registry import RunResult, Target, experiment, register_recipe
 from neuralab.ocr.classifier import ClassifierSpec, write_spec
 from neuralab.ocr.crops import CropSpec
-from neuralab.train import Trainer, TrainSettings
+from neuralab.train import Trainer, TrainSettings, make_optimizer, make_scheduler
 
 HANDOUT = "COMP5421 / 16-720 hw5"
 # chars36 stores EMNIST's 28x28 frame zero-padded by 2 px a side; its normalisation at 28 px
@@ -274,11 +274,9 @@ def train_char_cnn(cfg: CharCNNConfig, ctx, title: str, notes: str = "") -> RunR
     model = build_model("char_cnn", **kwargs)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    opt = torch.optim.SGD(model.parameters(), lr=cfg.learning_rate, momentum=cfg.momentum,
-                          nesterov=True, weight_decay=cfg.weight_decay)
-    total = cfg.epochs * len(train_loader)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.learning_rate, total_steps=total,
-                                                pct_start=0.25)
+    opt = make_optimizer("nesterov", model.parameters(), cfg.learning_rate, cfg.momentum,
+                         cfg.weight_decay)
+    sched = make_scheduler("onecycle", opt, cfg.learning_rate, cfg.epochs * len(train_loader))
     smoothing = cfg.label_smoothing
     trainer = Trainer(model, opt, train_loader, val_loader=loaders.get("val"),
                       loss_fn=lambda out, y: F.cross_entropy(out, y, label_smoothing=smoothing),

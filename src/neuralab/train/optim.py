@@ -30,8 +30,8 @@ def make_scheduler(name: str, optimizer: torch.optim.Optimizer, lr: float, total
     """A per-step learning-rate schedule over ``total_steps``, or None for ``none``.
 
     ``onecycle``: up from ``lr / 25`` to ``lr`` over the first quarter, then down (annealed by a
-    cosine) to ``lr / 1e4`` (``OneCycleLR``). ``cosine``: from ``lr`` down to 0 along a half
-    cosine (``CosineAnnealingLR``).
+    cosine) to ``lr / 25 / 1e4`` (``OneCycleLR``'s defaults). ``cosine``: from ``lr`` down to 0
+    along a half cosine (``CosineAnnealingLR``).
     """
     key = name.lower()
     if key == "none":
