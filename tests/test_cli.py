@@ -22,6 +22,8 @@ def test_unknown_experiment_exits_2_with_one_line(capsys):
     (["--epochs", "many"], "expected int"),
     (["--epochs"], "--epochs needs a value"),
     (["stray"], "unexpected argument 'stray'"),
+    (["--epochs", "0"], "epochs=0 is out of range: it must be > 0"),
+    (["--set", "learning_rate=-0.1"], "learning_rate=-0.1 is out of range: it must be > 0"),
 ])
 def test_malformed_config_exits_2(capsys, args, message):
     assert main(["run", "digits-mlp-torch", *args]) == 2

@@ -1,9 +1,22 @@
+import dataclasses
+import typing
 from dataclasses import dataclass
 
 import pytest
 
 from neuralab.errors import NeuralabError
-from neuralab.experiments.config import apply_overrides, parse_set_args
+from neuralab.experiments.config import (
+    COUNT,
+    DECAY,
+    FIELD_BOUNDS,
+    FRACTION,
+    NON_NEGATIVE,
+    POSITIVE,
+    Bounds,
+    apply_overrides,
+    parse_set_args,
+)
+from neuralab.experiments.registry import all_experiments
 
 
 @dataclass
@@ -35,3 +48,62 @@ def test_bad_overrides_are_one_line_errors(items, message):
     with pytest.raises(NeuralabError, match=message) as err:
         apply_overrides(Cfg(), parse_set_args(items))
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("bounds, inside, outside", [
+    (POSITIVE, [1e-9, 3, 1e6], [0, -1e-9]),
+    (NON_NEGATIVE, [0, 2.5], [-1e-9]),
+    (COUNT, [1, 7], [0, -3]),
+    (FRACTION, [0, 0.5, 0.999], [1, -0.1]),
+    (DECAY, [1, 1e-3], [0, 1.01]),
+    (Bounds(0, 2), [0, 1, 2], [-1, 3]),
+])
+def test_bounds_admit_their_range_and_never_nan_or_inf(bounds, inside, outside):
+    assert all(bounds.admits(v) for v in inside)
+    assert not any(bounds.admits(v) for v in [*outside, float("nan"), float("inf"), -float("inf")])
+
+
+def test_bounds_describe_themselves():
+    assert [b.describe() for b in (POSITIVE, COUNT, FRACTION, DECAY)] == [
+        "> 0", ">= 1", "in [0, 1)", "in (0, 1]"]
+
+
+def _numeric_fields(config):
+    """(name, is_integer) of every int or float field, ``X | None`` and tuples included."""
+    hints = typing.get_type_hints(type(config))
+    for f in dataclasses.fields(config):
+        text = str(hints[f.name])
+        if "int" in text or "float" in text:
+            yield f.name, "float" not in text
+
+
+def test_every_number_of_every_registered_config_has_bounds_that_its_default_meets():
+    for exp in all_experiments():
+        config = exp.make_config()  # checks the defaults
+        for name, _ in _numeric_fields(config):
+            assert name in FIELD_BOUNDS, f"{exp.name}.{name} has no entry in FIELD_BOUNDS"
+
+
+def _just_outside(bounds: Bounds, integer: bool) -> float:
+    if bounds.low is not None:
+        return bounds.low if bounds.low_open else bounds.low - (1 if integer else 1e-3)
+    return bounds.high if bounds.high_open else bounds.high + 1
+
+
+def test_a_value_just_outside_its_bounds_stops_every_experiment_with_one_line():
+    checked = 0
+    for exp in all_experiments():
+        for name, integer in _numeric_fields(exp.make_config()):
+            bad = _just_outside(FIELD_BOUNDS[name], integer)
+            text = f"{int(bad)}" if integer else f"{bad!r}"
+            with pytest.raises(NeuralabError, match=rf"^{name}=\S+ is out of range: ") as err:
+                exp.make_config({name: text})
+            assert "\n" not in str(err.value)
+            checked += 1
+    assert checked > 200
+
+
+def test_tuples_are_checked_element_by_element():
+    with pytest.raises(NeuralabError, match="hidden=0 is out of range: each value must be >= 1"):
+        apply_overrides(Cfg(), {"hidden": "100,0"})
+    assert apply_overrides(Cfg(), {"hidden": "100,1"}).hidden == (100, 1)

@@ -3,13 +3,20 @@
 Values are parsed by the field's declared type: ``int``, ``float``, ``bool`` (true/false/1/0/
 yes/no), ``str``, ``tuple[int, ...]``/``list[int]`` written as ``100,100`` (an empty string is an
 empty tuple), and ``X | None`` (``none`` gives None). Anything else is a one-line error.
+
+Numbers are then checked against :data:`FIELD_BOUNDS`, one table for every experiment: a field
+name means the same thing in every config (``batch_size`` is a positive count, ``momentum`` a
+fraction in [0, 1), ...), so a bad value stops the run before any data is read or any folder is
+written. Every int and float field of a registered config must have an entry (a test checks).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
+from dataclasses import dataclass
 from typing import Any
 
 from neuralab.errors import NeuralabError
@@ -57,8 +64,89 @@ def _convert(name: str, text: str, tp: Any) -> Any:
     raise NeuralabError(f"--set {name}: fields of type {tp} cannot be set from the command line")
 
 
+@dataclass(frozen=True)
+class Bounds:
+    """The allowed range of a number: ``low <= value <= high`` (``<`` where the end is open);
+    ``None`` leaves that side unbounded."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def admits(self, value: float) -> bool:
+        if not math.isfinite(value):  # NaN and infinities are never a setting
+            return False
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or (value < self.high if self.high_open else value <= self.high)
+
+    def describe(self) -> str:
+        if self.high is None:
+            return f"{'>' if self.low_open else '>='} {self.low:g}"
+        return (f"in {'(' if self.low_open else '['}{self.low:g}, "
+                f"{self.high:g}{')' if self.high_open else ']'}")
+
+
+POSITIVE = Bounds(0, low_open=True)
+NON_NEGATIVE = Bounds(0)
+COUNT = Bounds(1)  # an int that counts something: at least one
+FRACTION = Bounds(0, 1, high_open=True)  # [0, 1): momenta, dropout, label smoothing
+DECAY = Bounds(0, 1, low_open=True)  # (0, 1]: multiplicative decays, accuracies
+
+#: field name -> allowed range, shared by every experiment's config. Tuples are checked element by
+#: element; ``None`` (where the field's type allows it) always passes: it means "off" or "all".
+FIELD_BOUNDS: dict[str, Bounds] = {
+    # optimisation
+    "learning_rate": POSITIVE, "bias_lr": POSITIVE, "filter_lr": POSITIVE, "head_lr": POSITIVE,
+    "momentum": FRACTION, "sgd_momentum": FRACTION, "filter_momentum": FRACTION,
+    "weight_decay": NON_NEGATIVE, "reg": NON_NEGATIVE, "label_smoothing": FRACTION,
+    "dropout": FRACTION, "max_norm": POSITIVE, "lr_decay": DECAY, "learning_rate_decay": DECAY,
+    "lr_decay_every": COUNT, "warmup_steps": NON_NEGATIVE, "time_budget_s": POSITIVE,
+    "whiten_bias_epochs": NON_NEGATIVE,
+    # length of training and evaluation
+    "batch_size": COUNT, "epochs": POSITIVE, "max_steps": COUNT, "max_iters": COUNT,
+    "num_iters": COUNT, "train_steps": COUNT, "eval_freq": COUNT, "eval_every": COUNT,
+    "patience": COUNT, "plateau_evals": COUNT, "plateau_accuracy": DECAY, "seeds": COUNT,
+    "test_batches": COUNT, "extract_batch": COUNT, "grad_batch": COUNT,
+    # data
+    "val_size": NON_NEGATIVE, "num_validation": NON_NEGATIVE, "train_subset": COUNT,
+    "test_subset": COUNT, "input_size": COUNT, "input_dim": COUNT, "resolution": COUNT,
+    "seq_length": COUNT, "seq_lengths": COUNT, "grad_seq_length": COUNT,
+    "pca_fit_samples": NON_NEGATIVE, "whiten_images": COUNT,
+    # augmentation
+    "shift": NON_NEGATIVE, "rotate": NON_NEGATIVE, "scale": FRACTION, "translate": NON_NEGATIVE,
+    "crop_padding": NON_NEGATIVE, "thicken": NON_NEGATIVE, "thin": NON_NEGATIVE,
+    "tta_level": Bounds(0, 2),
+    # model
+    "dnn_hidden_units": COUNT, "hidden_units": COUNT, "hidden": COUNT, "hidden_size": COUNT,
+    "num_hidden": COUNT, "widths": COUNT, "filters": COUNT, "n_components": COUNT,
+    "pca_components": COUNT, "whiten_kernel": COUNT, "whiten_eps": POSITIVE,
+    "init_std": POSITIVE, "std": POSITIVE,
+    # what a run reports and how it runs
+    "factors": POSITIVE, "balance_tau": NON_NEGATIVE, "gradcam_images": NON_NEGATIVE,
+    "n_maps": COUNT, "num_threads": COUNT, "threads": COUNT,
+}
+
+
+def check_bounds(config: Any) -> None:
+    """A one-line error for the first number of ``config`` outside its :data:`FIELD_BOUNDS`."""
+    for f in dataclasses.fields(config):
+        bounds = FIELD_BOUNDS.get(f.name)
+        value = getattr(config, f.name)
+        if bounds is None or value is None:
+            continue
+        many = isinstance(value, (tuple, list))
+        for v in value if many else (value,):
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and not bounds.admits(v):
+                what = "each value" if many else "it"
+                raise NeuralabError(f"{f.name}={v:g} is out of range: {what} must be "
+                                    f"{bounds.describe()}")
+
+
 def apply_overrides(config: Any, overrides: dict[str, str]) -> Any:
-    """A copy of the dataclass ``config`` with string ``overrides`` converted and applied."""
+    """A copy of the dataclass ``config`` with string ``overrides`` converted, applied and
+    checked against :data:`FIELD_BOUNDS`."""
     hints = typing.get_type_hints(type(config))
     names = {f.name for f in dataclasses.fields(config)}
     values = {}
@@ -68,7 +156,9 @@ def apply_overrides(config: Any, overrides: dict[str, str]) -> Any:
             valid = ", ".join(sorted(names))
             raise NeuralabError(f"unknown config key {key!r}; valid keys: {valid}")
         values[field_name] = _convert(field_name, text, hints[field_name])
-    return dataclasses.replace(config, **values)
+    config = dataclasses.replace(config, **values)
+    check_bounds(config)
+    return config
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
