@@ -1,6 +1,8 @@
 """Atomic file writes: write to a temporary file beside the target, fsync, then rename.
 
 A reader (or a run killed half-way) only ever sees the old file or the complete new one.
+A write the system refuses (no such folder, no permission, disk full) and a JSON file that does
+not parse are one-line :class:`NeuralabError` s naming the file.
 """
 
 from __future__ import annotations
@@ -14,19 +16,30 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from neuralab.errors import NeuralabError
+
+
+def _cannot_write(path: Path, err: OSError) -> NeuralabError:
+    return NeuralabError(f"cannot write {path}: {err.strerror or err}")
+
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise _cannot_write(path, err) from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise _cannot_write(path, err) from None
         raise
     return path
 
@@ -50,8 +63,13 @@ def write_json(path: str | Path, obj: Any) -> Path:
 
 
 def read_json(path: str | Path) -> Any:
+    """The parsed file; a file that is not JSON is a one-line error naming it."""
     with open(path, encoding="utf-8") as f:
-        return json.load(f)
+        try:
+            return json.load(f)
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            where = f" at line {err.lineno}" if isinstance(err, json.JSONDecodeError) else ""
+            raise NeuralabError(f"{path} is not valid JSON{where}; restore or remove it") from None
 
 
 def write_csv(path: str | Path, rows: Iterable[dict[str, Any]]) -> Path:

@@ -176,6 +176,8 @@ def readme_with_table(readme_text: str, table: str) -> str:
 def update_readme(readme: str | Path = "README.md", results_dir: str | Path = "results") -> bool:
     """Regenerate the README's results table; returns True when the file changed."""
     readme = Path(readme)
+    if not readme.is_file():
+        raise NeuralabError(f"no README at {readme}; give the README.md to update")
     text = readme.read_text(encoding="utf-8")
     new = readme_with_table(text, markdown_table(table_rows(load_results(results_dir))))
     if new != text:

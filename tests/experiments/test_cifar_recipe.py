@@ -21,7 +21,7 @@ def _run(tmp_path, name: str, **overrides):
 @pytest.mark.usefixtures("cifar_blobs", "one_thread")
 def test_convnet_run_learns_and_draws_gradcam(tmp_path):
     run_dir, doc = _run(tmp_path, "cifar10-simple-cnn", val_size=100, epochs=4,
-                        optimizer="adam", learning_rate=1e-3, patience=0, gradcam_images=6)
+                        optimizer="adam", learning_rate=1e-3, patience="none", gradcam_images=6)
     m = doc["metrics"]
     assert m["test_accuracy"] >= 0.9, m
     assert {"train_accuracy", "val_accuracy", "test_accuracy"} <= set(m)

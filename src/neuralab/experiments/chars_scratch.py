@@ -288,9 +288,14 @@ class AutoencoderConfig:
 
 
 def pick_examples(splits, classes: list[str], show: str) -> np.ndarray:
-    """Indices into the validation split: the first 2 images of each class in ``show``."""
+    """Indices into the validation split: the first 2 images of each class in ``show``
+    (the first five classes when ``show`` is empty)."""
     _, y_val = splits["val"]
-    wanted = [c for c in show if c in classes] or classes[:5]
+    unknown = [c for c in show if c not in classes]
+    if unknown:
+        raise NeuralabError(f"show_classes={show!r}: no class {''.join(unknown)!r}; "
+                            f"classes are {''.join(classes)}")
+    wanted = list(show) or classes[:5]
     return take_per_class(y_val, classes, wanted, 2)
 
 
@@ -312,6 +317,7 @@ def run_chars_autoencoder(cfg: AutoencoderConfig, ctx) -> RunResult:
     data, splits = load_chars(ctx, cfg.dataset, cfg.train_subset)
     x_tr, _ = splits["train"]
     x_val, _ = splits["val"]
+    pick = pick_examples(splits, data.classes, cfg.show_classes)  # a bad name fails before training
     rng = np.random.default_rng(ctx.seed)
     model = Autoencoder(x_tr.shape[1], list(cfg.hidden_units), rng=rng)
     loss_fn = SquaredError(reduction="sum")
@@ -352,7 +358,6 @@ def run_chars_autoencoder(cfg: AutoencoderConfig, ctx) -> RunResult:
     recon = np.concatenate([model.forward(x_val[i:i + 4096]) for i in range(0, len(x_val),
                                                                             4096)])
     values = psnr(x_val, recon)
-    pick = pick_examples(splits, data.classes, cfg.show_classes)
     labels = [data.classes[c] for c in splits["val"][1][pick]]
     ctx.save_plot(plot_curves(history, x="epoch", metrics=("loss",), splits=("train", "val"),
                               title=f"hw5 autoencoder on {data.name}: squared error per image"),

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from neuralab.errors import NeuralabError
 from neuralab.experiments.common import (
     classifier_result,
     count_parameters,
@@ -30,6 +31,7 @@ from neuralab.experiments.registry import RunResult, Target, register_recipe
 from neuralab.train import (
     Trainer,
     TrainSettings,
+    check_names,
     image_transform,
     make_optimizer,
     make_scheduler,
@@ -111,10 +113,14 @@ def cifar_splits(ctx, cfg: CifarConfig):
 def train_cifar(cfg: CifarConfig, ctx, title: str) -> RunResult:
     from neuralab.data.augment import NORMALIZATION
 
+    normalizations = {"cifar10": NORMALIZATION["cifar10"], "tdt4265": (TDT4265_MEAN, TDT4265_STD)}
+    if cfg.normalization not in normalizations:
+        raise NeuralabError(f"unknown normalization {cfg.normalization!r}; use cifar10 or tdt4265")
+    mean, std = normalizations[cfg.normalization]
+    check_names(optimizer=cfg.optimizer, schedule=cfg.schedule)
     torch.manual_seed(ctx.seed)
+    model = _build_model(cfg)  # an unknown model fails here, before the data is read
     train, val, test, classes = cifar_splits(ctx, cfg)
-    mean, std = (TDT4265_MEAN, TDT4265_STD) if cfg.normalization == "tdt4265" else \
-        NORMALIZATION["cifar10"]
     cl = cfg.channels_last and cfg.model != "mlp"
     eval_tf = image_transform(mean, std, channels_last=cl)
     train_tf = image_transform(mean, std, crop_padding=4 if cfg.augment else 0,
@@ -128,7 +134,6 @@ def train_cifar(cfg: CifarConfig, ctx, title: str) -> RunResult:
                                    transform=eval_tf)
     train_loader = split_loader(train, cfg.batch_size, train=True, seed=ctx.seed,
                                 device=ctx.device, transform=train_tf)
-    model = _build_model(cfg)
     if cl:
         model = model.to(memory_format=torch.channels_last)
     opt = make_optimizer(cfg.optimizer, model.parameters(), cfg.learning_rate, cfg.momentum,

@@ -289,6 +289,11 @@ def _train_mlp(cfg: MLPScratchConfig, inputs: Inputs, y_tr, y_te, seed: int, log
 
 
 def run_mlp_scratch(cfg: MLPScratchConfig, ctx, title: str, notes: str) -> RunResult:
+    if cfg.preprocessing not in ("mean_image", "standardize", "pca_whiten"):
+        raise NeuralabError(f"unknown preprocessing {cfg.preprocessing!r}; use mean_image, "
+                            "standardize or pca_whiten")
+    # an unknown schedule name fails here, before the data is read
+    lr_at(cfg.lr_schedule, cfg.learning_rate, cfg.warmup_steps, cfg.max_steps)
     data = ctx.load_data("cifar10")
     train = _subset(data.splits["train"], cfg.train_subset)
     test = _subset(data.splits["test"], cfg.test_subset)

@@ -55,6 +55,7 @@ from neuralab.train import (
     TensorLoader,
     Trainer,
     TrainSettings,
+    check_names,
     image_transform,
     make_optimizer,
     make_scheduler,
@@ -269,6 +270,7 @@ def fit_transfer(cfg: TransferConfig, ctx, checkpoint_dir: Path | None, data=Non
     n_classes = {"cifar10": 10, "flowers17": 17}.get(cfg.dataset)
     if n_classes is None:
         raise NeuralabError(f"unknown dataset {cfg.dataset!r}; use cifar10 or flowers17")
+    check_names(optimizer=cfg.optimizer, schedule=cfg.schedule)
     # the weights first: a missing file fails before any data is read
     model = pretrained(cfg.backbone, n_classes, trainable=cfg.trainable,
                        weights=cfg.weights or None, download=cfg.download)
@@ -550,15 +552,19 @@ def _zebra_backbone(cfg: FiltersConfig) -> tuple[str, str]:
 
 
 def _load_image(path: Path, size: int) -> np.ndarray:
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
     from neuralab.data.images import resize_center_crop
 
-    with Image.open(path) as im:
-        im = im.convert("RGB")
-        if im.size != (size, size):
-            im = resize_center_crop(im, size)
-        return np.asarray(im, dtype=np.uint8).copy()
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            if im.size != (size, size):
+                im = resize_center_crop(im, size)
+            return np.asarray(im, dtype=np.uint8).copy()
+    except (OSError, UnidentifiedImageError, ValueError) as err:
+        raise NeuralabError(f"cannot read {path} as an image ({err}); give a PNG or JPEG "
+                            "photo") from None
 
 
 def valid_filter_indices(indices: tuple[int, ...], n_filters: int) -> tuple[list[int], str]:

@@ -12,18 +12,26 @@ OPTIMIZERS = ("sgd", "nesterov", "adam", "adamw")
 SCHEDULES = ("none", "onecycle", "cosine")
 
 
+def check_names(*, optimizer: str | None = None, schedule: str | None = None) -> None:
+    """A one-line error for an optimiser or schedule name this module lacks: recipes call it
+    before reading any data, so a typo costs no time."""
+    if optimizer is not None and optimizer.lower() not in OPTIMIZERS:
+        raise NeuralabError(f"unknown optimizer {optimizer!r}; use {', '.join(OPTIMIZERS)}")
+    if schedule is not None and schedule.lower() not in SCHEDULES:
+        raise NeuralabError(f"unknown schedule {schedule!r}; use {', '.join(SCHEDULES)}")
+
+
 def make_optimizer(name: str, params: Iterable, lr: float, momentum: float = 0.0,
                    weight_decay: float = 0.0) -> torch.optim.Optimizer:
     """``sgd`` / ``nesterov`` (SGD with Nesterov momentum) / ``adam`` / ``adamw``."""
+    check_names(optimizer=name)
     key = name.lower()
     if key in ("sgd", "nesterov"):
         return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=key == "nesterov",
                                weight_decay=weight_decay)
     if key == "adam":
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    if key == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    raise NeuralabError(f"unknown optimizer {name!r}; use {', '.join(OPTIMIZERS)}")
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
 
 
 def make_scheduler(name: str, optimizer: torch.optim.Optimizer, lr: float, total_steps: int):
@@ -33,12 +41,11 @@ def make_scheduler(name: str, optimizer: torch.optim.Optimizer, lr: float, total
     cosine) to ``lr / 25 / 1e4`` (``OneCycleLR``'s defaults). ``cosine``: from ``lr`` down to 0
     along a half cosine (``CosineAnnealingLR``).
     """
+    check_names(schedule=name)
     key = name.lower()
     if key == "none":
         return None
     if key == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=total_steps,
                                                    pct_start=0.25)
-    if key == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
-    raise NeuralabError(f"unknown schedule {name!r}; use {', '.join(SCHEDULES)}")
+    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)  # cosine
