@@ -18,8 +18,8 @@ from neuralab.data import (
     mnist,
     status,
 )
-from neuralab.data.splits import stratified_indices
-from neuralab.errors import DataError
+from neuralab.data.splits import hold_out, stratified_indices, stratified_subset
+from neuralab.errors import DataError, NeuralabError
 
 
 def test_dataset_names():
@@ -100,6 +100,33 @@ def test_stratified_indices_partition_every_class():
     assert np.bincount(labels[parts["train"]]).tolist() == [6, 12, 4, 2]
     again = stratified_indices(labels, {"train": 0.6, "val": 0.2, "test": 0.2}, seed=5)
     assert all(np.array_equal(parts[k], again[k]) for k in parts)
+
+
+def _labelled(counts) -> Split:
+    labels = np.repeat(np.arange(len(counts)), counts)
+    return Split(np.arange(len(labels), dtype=np.uint8).reshape(-1, 1, 1, 1), labels)
+
+
+def test_stratified_subset_keeps_each_class_in_proportion_and_the_order():
+    split = _labelled([10, 20, 30])
+    sub = stratified_subset(split, 6)
+    assert np.bincount(sub.labels).tolist() == [1, 2, 3]
+    assert np.all(np.diff(sub.images.ravel().astype(int)) > 0)  # source order kept
+    assert stratified_subset(split, None) is split and stratified_subset(split, 60) is split
+    with pytest.raises(NeuralabError, match=r"^train_subset=1 keeps no example of 60 "):
+        stratified_subset(split, 1)
+
+
+def test_hold_out_splits_each_class_and_refuses_an_empty_side():
+    split = _labelled([10, 20, 30])
+    rest, held = hold_out(split, 12, seed=0)
+    assert np.bincount(held.labels).tolist() == [2, 4, 6]
+    assert np.bincount(rest.labels).tolist() == [8, 16, 24]
+    assert sorted([*rest.images.ravel(), *held.images.ravel()]) == list(range(60))
+    for n in (60, 1000):
+        with pytest.raises(NeuralabError, match=rf"^num_validation={n} leaves 60 held-out and 0 "
+                           r"training examples of 60; use 0 < num_validation < 60"):
+            hold_out(split, n, setting="num_validation")
 
 
 def test_damaged_cache_entry_is_rebuilt(tmp_path, monkeypatch):

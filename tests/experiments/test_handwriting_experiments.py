@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from neuralab.data import Dataset, DataSource, Split
+from neuralab.data.splits import stratified_subset
 from neuralab.experiments import get_experiment
 from neuralab.experiments import handwriting as hw
 from neuralab.experiments.runner import run_experiment
@@ -258,7 +259,7 @@ def test_tiny_emnist_run_saves_a_classifier_that_reproduces_its_accuracy(tmp_pat
 
     from neuralab import data
 
-    test = hw._subset(data.load("chars36", data_dir=root).splits["test"], 360)
+    test = stratified_subset(data.load("chars36", data_dir=root).splits["test"], 360)
     clf = load_classifier(run_dir)
     assert clf.crop_spec == EMNIST
     crops = test.images[:, 2:30, 2:30, 0].astype(np.float32) / 255

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from neuralab.data.dataset import Split
+from neuralab.errors import NeuralabError
 
 
 def stratified_indices(labels: np.ndarray, fractions: dict[str, float], seed: int,
@@ -39,3 +40,33 @@ def split_arrays(images: np.ndarray, labels: np.ndarray, fractions: dict[str, fl
     """:func:`stratified_indices` applied to an images/labels pair."""
     index = stratified_indices(labels, fractions, seed)
     return {name: Split(images[idx], labels[idx]) for name, idx in index.items()}
+
+
+def stratified_subset(split: Split, n: int | None, seed: int = 0, *,
+                      setting: str = "train_subset") -> Split:
+    """About ``n`` examples of ``split``, ``round(n / N * N_class)`` of each class (all of it
+    when ``n`` is None or at least its size ``N``); order kept. ``setting`` names the knob in
+    the error raised when ``n`` is too small to keep a single example."""
+    if not n or n >= len(split.labels):
+        return split
+    idx = stratified_indices(split.labels, {"keep": n / len(split.labels), "rest": 0.0},
+                             seed)["keep"]
+    if len(idx) == 0:
+        raise NeuralabError(f"{setting}={n} keeps no example of {len(split.labels)} (each class "
+                            f"keeps round({n}/{len(split.labels)} x its size)); use a larger one")
+    return Split(split.images[idx], split.labels[idx])
+
+
+def hold_out(split: Split, n: int, seed: int = 0, *,
+             setting: str = "val_size") -> tuple[Split, Split]:
+    """``(rest, held_out)``: about ``n`` examples of ``split`` held out class by class (a
+    validation set), as :func:`stratified_indices` cuts them; both must keep examples."""
+    total = len(split.labels)
+    parts = stratified_indices(split.labels, {"held": n / total, "rest": 1 - n / total}, seed)
+    if not len(parts["held"]) or not len(parts["rest"]):
+        raise NeuralabError(f"{setting}={n} leaves {len(parts['held'])} held-out and "
+                            f"{len(parts['rest'])} training examples of {total}; use 0 < "
+                            f"{setting} < {total}")
+    held, rest = parts["held"], parts["rest"]
+    return (Split(split.images[rest], split.labels[rest]),
+            Split(split.images[held], split.labels[held]))

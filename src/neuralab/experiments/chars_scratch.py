@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from neuralab.data.splits import stratified_subset
 from neuralab.errors import NeuralabError
 from neuralab.experiments.registry import RunResult, Target, experiment
 from neuralab.experiments.scratch_common import (
@@ -71,14 +72,9 @@ def load_chars(ctx, dataset: str, train_subset: int | None = None):
         raise NeuralabError(f"{dataset} has no {', '.join(missing)} split")
     out = {}
     for name, split in data.splits.items():
-        images, labels = split.images, split.labels
-        if name == "train" and train_subset and train_subset < len(labels):
-            from neuralab.data.splits import stratified_indices
-
-            idx = stratified_indices(labels, {"keep": train_subset / len(labels),
-                                              "rest": 0.0}, seed=0)["keep"]
-            images, labels = images[idx], labels[idx]
-        out[name] = (to_vectors(images), labels)
+        if name == "train":
+            split = stratified_subset(split, train_subset)
+        out[name] = (to_vectors(split.images), split.labels)
     return data, out
 
 

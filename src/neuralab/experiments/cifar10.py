@@ -78,36 +78,17 @@ def _build_model(cfg: CifarConfig) -> torch.nn.Module:
     return build_model(cfg.model)
 
 
-def _take(split, n: int | None, seed: int):
-    """A stratified subset of ``n`` samples (the folders are ordered by class)."""
-    from neuralab.data import Split
-    from neuralab.data.splits import stratified_indices
-
-    if not n or n >= len(split.labels):
-        return split
-    idx = stratified_indices(split.labels, {"keep": n / len(split.labels), "rest": 0.0},
-                             seed)["keep"]
-    return Split(split.images[idx], split.labels[idx])
-
-
 def cifar_splits(ctx, cfg: CifarConfig):
     """(train, val, test, classes) with a fixed stratified validation split (seed 0)."""
-    from neuralab.data import Split
-    from neuralab.data.splits import stratified_indices
+    from neuralab.data.splits import hold_out, stratified_subset
 
     data = ctx.load_data("cifar10")
-    full, test = data.splits["train"], data.splits["test"]
-    val = None
-    train = full
+    train, val, test = data.splits["train"], None, data.splits["test"]
     if cfg.val_size > 0:
-        n = len(full.labels)
-        parts = stratified_indices(full.labels, {"val": cfg.val_size / n,
-                                                 "train": 1 - cfg.val_size / n}, seed=0)
-        train = Split(full.images[parts["train"]], full.labels[parts["train"]])
-        val = _take(Split(full.images[parts["val"]], full.labels[parts["val"]]),
-                    cfg.test_subset, seed=0)
-    return (_take(train, cfg.train_subset, seed=0), val, _take(test, cfg.test_subset, seed=0),
-            data.classes)
+        train, val = hold_out(train, cfg.val_size)
+        val = stratified_subset(val, cfg.test_subset, setting="test_subset")
+    return (stratified_subset(train, cfg.train_subset), val,
+            stratified_subset(test, cfg.test_subset, setting="test_subset"), data.classes)
 
 
 def train_cifar(cfg: CifarConfig, ctx, title: str) -> RunResult:

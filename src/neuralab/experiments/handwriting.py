@@ -151,18 +151,6 @@ def char_transform(mean: float, std: float, *, crop: int = 0, augment: Augment |
 
 
 # ----------------------------------------------------------------------------- data
-def _subset(split, n: int | None, seed: int = 0):
-    """A stratified subset of ``n`` examples (all of them when ``n`` is None or too big)."""
-    from neuralab.data import Split
-    from neuralab.data.splits import stratified_indices
-
-    if not n or n >= len(split.labels):
-        return split
-    idx = stratified_indices(split.labels, {"keep": n / len(split.labels), "rest": 0.0},
-                             seed)["keep"]
-    return Split(split.images[idx], split.labels[idx])
-
-
 def character_splits(ctx, dataset: str, val_size: int = 0, train_subset: int | None = None,
                      test_subset: int | None = None):
     """``({train, val?, test}, classes)`` of ``dataset`` (mnist or chars36).
@@ -170,21 +158,16 @@ def character_splits(ctx, dataset: str, val_size: int = 0, train_subset: int | N
     MNIST has no validation split: ``val_size`` > 0 holds out that many training images
     (stratified, seed 0). ``*_subset`` take stratified subsets (smoke tests).
     """
-    from neuralab.data import Split
-    from neuralab.data.splits import stratified_indices
+    from neuralab.data.splits import hold_out, stratified_subset
 
     data = ctx.load_data(dataset)
     splits = dict(data.splits)
     if "val" not in splits and val_size > 0:
-        full = splits["train"]
-        f = val_size / len(full.labels)
-        parts = stratified_indices(full.labels, {"val": f, "train": 1 - f}, seed=0)
-        splits["train"] = Split(full.images[parts["train"]], full.labels[parts["train"]])
-        splits["val"] = Split(full.images[parts["val"]], full.labels[parts["val"]])
-    out = {"train": _subset(splits["train"], train_subset)}
+        splits["train"], splits["val"] = hold_out(splits["train"], val_size)
+    out = {"train": stratified_subset(splits["train"], train_subset)}
     if "val" in splits:
-        out["val"] = _subset(splits["val"], test_subset)
-    out["test"] = _subset(splits["test"], test_subset)
+        out["val"] = stratified_subset(splits["val"], test_subset, setting="test_subset")
+    out["test"] = stratified_subset(splits["test"], test_subset, setting="test_subset")
     return out, list(data.classes)
 
 

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
+from neuralab.data.splits import hold_out, stratified_subset
 from neuralab.errors import NeuralabError
 from neuralab.experiments.registry import RunResult, Target, experiment
 from neuralab.experiments.scratch_common import (
@@ -66,18 +67,6 @@ JPEG_NOTE = ("Data: the CIFAR-10 JPEG copy (a lossy re-encoding of the official 
 
 
 # --------------------------------------------------------------------------- data
-
-
-def _subset(split, n: int | None):
-    """The first ``n`` of a stratified (seed 0) subset of a split, or the split itself."""
-    from neuralab.data import Split
-    from neuralab.data.splits import stratified_indices
-
-    if not n or n >= len(split.labels):
-        return split
-    idx = stratified_indices(split.labels, {"keep": n / len(split.labels), "rest": 0.0},
-                             seed=0)["keep"]
-    return Split(split.images[idx], split.labels[idx])
 
 
 def _channel_stats(x: np.ndarray, channels: int = 3) -> tuple[np.ndarray, np.ndarray]:
@@ -295,8 +284,8 @@ def run_mlp_scratch(cfg: MLPScratchConfig, ctx, title: str, notes: str) -> RunRe
     # an unknown schedule name fails here, before the data is read
     lr_at(cfg.lr_schedule, cfg.learning_rate, cfg.warmup_steps, cfg.max_steps)
     data = ctx.load_data("cifar10")
-    train = _subset(data.splits["train"], cfg.train_subset)
-    test = _subset(data.splits["test"], cfg.test_subset)
+    train = stratified_subset(data.splits["train"], cfg.train_subset)
+    test = stratified_subset(data.splits["test"], cfg.test_subset, setting="test_subset")
     inputs = Inputs(cfg, train.images, test.images, ctx.log)
     x_tr = inputs.train
     y_tr, y_te = train.labels, test.labels
@@ -483,18 +472,10 @@ class _TorchTwin:
 
 
 def _hlcv_splits(ctx, cfg: TwoLayerConfig):
-    from neuralab.data import Split
-    from neuralab.data.splits import stratified_indices
-
     data = ctx.load_data("cifar10")
-    full = data.splits["train"]
-    n = len(full.labels)
-    parts = stratified_indices(full.labels, {"val": cfg.num_validation / n,
-                                             "train": 1 - cfg.num_validation / n}, seed=0)
-    train = _subset(Split(full.images[parts["train"]], full.labels[parts["train"]]),
-                    cfg.train_subset)
-    val = Split(full.images[parts["val"]], full.labels[parts["val"]])
-    return data, train, val, _subset(data.splits["test"], cfg.test_subset)
+    train, val = hold_out(data.splits["train"], cfg.num_validation, setting="num_validation")
+    return (data, stratified_subset(train, cfg.train_subset), val,
+            stratified_subset(data.splits["test"], cfg.test_subset, setting="test_subset"))
 
 
 @experiment("cifar10-twolayer-scratch", topic="scratch",
