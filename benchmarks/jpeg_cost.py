@@ -72,6 +72,12 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float | None:
     return round(float(10 * np.log10(255.0 ** 2 / mse)), 2) if mse else None
 
 
+def _recipe() -> dict:
+    cfg = MLPScratchConfig()
+    return {k: getattr(cfg, k) for k in ("dnn_hidden_units", "activation", "learning_rate",
+                                         "max_steps", "batch_size", "init_std")}
+
+
 def train_seeds(train: np.ndarray, y_tr, test: np.ndarray, y_te, seeds: list[int]) -> list[float]:
     """Test accuracy of the UvA MLP (handout defaults) for each seed."""
     cfg = MLPScratchConfig()
@@ -129,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
             "data": {"name": "cifar10", "path": str(cifar.source.path),
                      "note": cifar.source.note,
                      "jpeg": f"quality {QUALITY}, 4:2:0 (from the files' quantisation tables)"},
-            "recipe": "cifar10-mlp-scratch defaults (UvA train_mlp_numpy.py)",
+            "recipe": "cifar10-mlp-scratch defaults (UvA train_mlp_numpy.py): "
+                      + ", ".join(f"{k}={v}" for k, v in _recipe().items()),
             "seeds": seeds,
             "variants": rows,
             "estimated_genuine_mean": round(estimate, 4),

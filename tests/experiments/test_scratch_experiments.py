@@ -114,7 +114,7 @@ def test_experiments_are_registered_with_their_targets():
 def test_config_defaults_follow_the_handouts():
     uva = get_experiment("cifar10-mlp-scratch").make_config()
     assert (uva.dnn_hidden_units, uva.activation, uva.learning_rate, uva.max_steps,
-            uva.batch_size, uva.eval_freq) == ((100,), "elu", 2e-3, 1500, 200, 100)
+            uva.batch_size, uva.eval_freq) == ((100,), "elu", 1e-3, 1400, 200, 100)
     assert (uva.init, uva.init_std, uva.momentum, uva.preprocessing) == (
         "normal", 1e-4, 0.0, "mean_image")
     # handout flag names work on the command line (as --set or --learning_rate 1e-3)
@@ -222,6 +222,8 @@ def test_uva_mlp_tiny_run_learns_and_writes_everything(tmp_path, fake_data):
     assert len(read_csv(run_dir / "tables" / "seeds.csv")) == 2
     assert len(read_csv(run_dir / "tables" / "per_class_accuracy.csv")) == 10
     assert "JPEG copy" in doc["notes"] and "2 seeds" in doc["notes"]
+    assert "100 ELU, N(0, 0.0001^2) weights" in doc["notes"]  # the notes say what ran
+    assert "SGD lr 0.001, 60 steps of 50" in doc["notes"]
     # the same seed reproduces the run exactly
     _, again = _run("cifar10-mlp-scratch", tmp_path, max_steps=60, eval_freq=20,
                     batch_size=50, seeds=1)
