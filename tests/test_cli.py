@@ -74,3 +74,40 @@ def test_gradcheck_command_passes_for_every_module(capsys):
     assert "all passed" in out and "FAIL" not in out
     for name in ("Linear", "Conv2d", "MaxPool2d", "SoftmaxCrossEntropy", "LayerNormFunction"):
         assert name in out
+
+
+def test_config_file_reruns_a_run_exactly_and_set_wins(tmp_path, capsys):
+    first = tmp_path / "first"
+    assert main(["run", "digits-mlp-torch", "--epochs", "2", "--set", "batch_size=128",
+                 "--seed", "3", "--out", str(first), "--device", "cpu"]) == 0
+    (run_dir,) = (first / "digits-mlp-torch").iterdir()
+    again = tmp_path / "again"
+    assert main(["run", "digits-mlp-torch", "--config", str(run_dir / "config.json"),
+                 "--out", str(again), "--device", "cpu"]) == 0
+    (rerun_dir,) = (again / "digits-mlp-torch").iterdir()
+    old, new = (json.loads((d / "metrics.json").read_text()) for d in (run_dir, rerun_dir))
+    assert new["config"] == old["config"] and new["seed"] == old["seed"] == 3
+    assert new["metrics"]["test_accuracy"] == old["metrics"]["test_accuracy"]
+    # --set and --seed win over the file
+    third = tmp_path / "third"
+    assert main(["run", "digits-mlp-torch", "--config", str(run_dir / "metrics.json"),
+                 "--set", "epochs=1", "--seed", "0", "--out", str(third), "--device", "cpu"]) == 0
+    (third_dir,) = (third / "digits-mlp-torch").iterdir()
+    doc = json.loads((third_dir / "config.json").read_text())
+    assert (doc["config"]["epochs"], doc["config"]["batch_size"], doc["seed"]) == (1, 128, 0)
+
+
+@pytest.mark.parametrize("content, message", [
+    ({"experiment": "cifar10-cnn-a", "config": {}}, "holds a config of cifar10-cnn-a, not of "
+     "digits-mlp-torch"),
+    ({"epochs": 0}, "epochs=0 is out of range"),
+    ({"nope": 1}, "unknown config key 'nope'"),
+    ([1, 2], "expected a JSON object of config fields"),
+])
+def test_bad_config_files_exit_2_naming_the_file(tmp_path, capsys, content, message):
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps(content))
+    assert main(["run", "digits-mlp-torch", "--config", str(path), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"--config {path}" in err and message in err and err.count("\n") == 1
+    assert not (tmp_path / "digits-mlp-torch").exists()

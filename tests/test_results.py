@@ -125,3 +125,23 @@ def test_hardware_line_names_the_vector_extensions_when_recorded():
     assert hardware_line({**base, "cpu_simd": ["avx2", "avx512f"]}) == \
         "AMD EPYC (2 cores, AVX-512), cpu"
     assert isinstance(hardware("cpu")["cpu_simd"], list)
+
+
+def test_every_committed_result_can_be_rerun_with_its_config():
+    """``neuralab run NAME --config results/NAME.json`` rebuilds the config the result ran
+    with (no stale or renamed field, every value in range)."""
+    import dataclasses
+
+    from neuralab.experiments import get_experiment
+    from neuralab.experiments.config import overrides_from_file
+
+    paths = sorted((ROOT / "results").glob("*.json"))
+    assert len(paths) >= 20
+    for path in paths:
+        doc = json.loads(path.read_text())
+        exp = get_experiment(doc["experiment"])
+        overrides, seed = overrides_from_file(path, exp.name)
+        config = json.loads(json.dumps(dataclasses.asdict(exp.make_config(overrides))))
+        assert seed == doc["seed"]
+        # fields added after a result was promoted take their defaults
+        assert {k: config[k] for k in doc["config"]} == doc["config"], path.name

@@ -55,8 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "--set key=value or in the handouts' style --key value "
                        "(e.g. --learning_rate 1e-3).")
     p.add_argument("name")
+    p.add_argument("--config", metavar="FILE",
+                   help="config fields from a JSON file: a run's config.json, a results/NAME.json "
+                   "(its seed too, unless --seed is given) or a plain object; --set wins")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--seed", type=_seed, default=None, help="default: 0, or the --config file's")
     p.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, cuda:N, mps")
     p.add_argument("--out", default="runs", help="runs folder (default: runs)")
     p.add_argument("--resume", nargs="?", const="latest", default=None, metavar="RUN_DIR",
@@ -153,12 +156,20 @@ def cmd_list(args) -> int:
 
 def cmd_run(args, extra: list[str]) -> int:
     from neuralab.experiments import get_experiment
-    from neuralab.experiments.config import parse_set_args
+    from neuralab.experiments.config import overrides_from_file, parse_set_args
     from neuralab.experiments.runner import find_unfinished, run_experiment
 
     exp = get_experiment(args.name)
-    overrides = parse_set_args(args.set + _split_config_flags(extra))
+    overrides, file_seed = {}, None
+    if args.config:
+        overrides, file_seed = overrides_from_file(args.config, exp.name)
+        try:
+            exp.make_config(overrides)
+        except NeuralabError as err:
+            raise NeuralabError(f"--config {args.config}: {err}") from None
+    overrides.update(parse_set_args(args.set + _split_config_flags(extra)))
     config = exp.make_config(overrides)  # validates before anything starts
+    seed = args.seed if args.seed is not None else file_seed or 0
     if args.nproc > 1 and "LOCAL_RANK" not in os.environ:
         from neuralab.train.distributed import launch_torchrun
 
@@ -173,7 +184,7 @@ def cmd_run(args, extra: list[str]) -> int:
 
     rank = int(os.environ.get("RANK", "0"))
     try:
-        run_dir, doc = run_experiment(exp, config, seed=args.seed, device=args.device,
+        run_dir, doc = run_experiment(exp, config, seed=seed, device=args.device,
                                       data_dir=args.data_dir, out_root=args.out,
                                       resume_dir=resume_dir)
         shutdown()

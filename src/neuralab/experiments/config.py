@@ -17,6 +17,7 @@ import math
 import types
 import typing
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from neuralab.errors import NeuralabError
@@ -163,3 +164,36 @@ def apply_overrides(config: Any, overrides: dict[str, str]) -> Any:
 
 def config_to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
+
+
+def _as_text(value: Any) -> str:
+    """A JSON value written as ``--set`` would take it: ``[32, 64]`` -> ``"32,64"``."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return ",".join(_as_text(v) for v in value)
+    return str(value)
+
+
+def overrides_from_file(path: str | Path, experiment: str) -> tuple[dict[str, str], int | None]:
+    """``(overrides, seed)`` from a JSON file: a run's ``config.json``, a committed
+    ``results/NAME.json`` (both hold ``experiment``, ``config`` and ``seed``) or a plain object
+    of config fields. Re-running a run or a reference result is then one command."""
+    from neuralab.io import read_json
+
+    path = Path(path)
+    if not path.is_file():
+        raise NeuralabError(f"--config {path}: no such file")
+    doc = read_json(path)
+    if not isinstance(doc, dict):
+        raise NeuralabError(f"--config {path}: expected a JSON object of config fields")
+    if doc.get("experiment") not in (None, experiment):
+        raise NeuralabError(f"--config {path} holds a config of {doc['experiment']}, "
+                            f"not of {experiment}")
+    fields = doc["config"] if isinstance(doc.get("config"), dict) else doc
+    if fields is doc:
+        fields = {k: v for k, v in doc.items() if k not in ("experiment", "seed")}
+    seed = doc.get("seed")
+    return {k: _as_text(v) for k, v in fields.items()}, seed if isinstance(seed, int) else None
