@@ -111,3 +111,14 @@ def test_bad_config_files_exit_2_naming_the_file(tmp_path, capsys, content, mess
     err = capsys.readouterr().err
     assert f"--config {path}" in err and message in err and err.count("\n") == 1
     assert not (tmp_path / "digits-mlp-torch").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seed", "-1"], "argument --seed: -1 is out of range: it must be in [0, 4294967295]"),
+    (["--seed", "x"], "argument --seed: 'x' is not an integer"),
+    (["--nproc", "0"], "argument --nproc: 0 is out of range: it must be >= 1"),
+])
+def test_out_of_range_options_are_usage_errors(capsys, args, message):
+    with pytest.raises(SystemExit) as stop:
+        main(["run", "digits-mlp-torch", *args])
+    assert stop.value.code == 2 and message in capsys.readouterr().err

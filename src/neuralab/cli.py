@@ -12,29 +12,10 @@ import sys
 import time
 from pathlib import Path
 
+from neuralab import argtypes
 from neuralab.errors import NeuralabError
 
 DEMO_BUDGET_S = 120
-
-
-def _int_in(text: str, low: int, high: int | None = None) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < low or (high is not None and value > high):
-        span = f"in [{low}, {high}]" if high is not None else f">= {low}"
-        raise argparse.ArgumentTypeError(f"{text} is out of range: it must be {span}")
-    return value
-
-
-def _seed(text: str) -> int:
-    """A seed for Python, NumPy and torch alike: an integer in [0, 2**32 - 1]."""
-    return _int_in(text, 0, 2**32 - 1)
-
-
-def _at_least_one(text: str) -> int:
-    return _int_in(text, 1)
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -59,12 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="config fields from a JSON file: a run's config.json, a results/NAME.json "
                    "(its seed too, unless --seed is given) or a plain object; --set wins")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--seed", type=_seed, default=None, help="default: 0, or the --config file's")
+    p.add_argument("--seed", type=argtypes.seed, default=None,
+                   help="default: 0, or the --config file's")
     p.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, cuda:N, mps")
     p.add_argument("--out", default="runs", help="runs folder (default: runs)")
     p.add_argument("--resume", nargs="?", const="latest", default=None, metavar="RUN_DIR",
                    help="continue the newest unfinished run of NAME (or RUN_DIR)")
-    p.add_argument("--nproc", type=_at_least_one, default=1,
+    p.add_argument("--nproc", type=argtypes.count, default=1,
                    help="train with N processes through torchrun + DDP")
     p.add_argument("--promote", action="store_true",
                    help="copy the finished run into results/ as the reference result")
@@ -100,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--promote", metavar="RUN_DIR", help="copy a finished run into results/")
 
     p = sub.add_parser("gradcheck", help="numerical gradient check of every module (float64)")
-    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--seed", type=argtypes.seed, default=0)
 
     p = sub.add_parser("summary", help="per-layer shapes and parameter counts of a model")
     p.add_argument("model")

@@ -95,6 +95,18 @@ def test_activations_capture_a_layer_output():
     assert maps.shape == (2, 32, 32, 32) and model.training
 
 
+def test_activations_stop_at_the_layer_so_any_photo_size_works():
+    model = SimpleCNN().train()  # its classifier takes 32x32 images only
+    photo = torch.rand(1, 3, 96, 80)
+    with pytest.raises(RuntimeError):
+        model(photo)
+    maps = inside.activations(model, photo, model.features[0])
+    assert maps.shape == (1, 32, 96, 80) and model.training
+    assert not model.features[0]._forward_hooks  # the hook is gone
+    assert inside.activations(model, torch.rand(2, 3, 32, 32), model.features[0]).shape == (
+        2, 32, 32, 32)
+
+
 def test_figures_draw():
     import matplotlib.pyplot as plt
 
@@ -137,6 +149,19 @@ def test_viz_cli_on_a_cifar_checkpoint_and_a_transfer_checkpoint(tmp_path, capsy
     assert (run / "plots" / "viz-activations.png").exists()
     assert main(["viz", "filters", str(run), "--image", str(photo), "--indices", "40"]) == 2
     assert "filter indices [40] do not exist" in capsys.readouterr().err
+    assert main(["viz", "filters", str(run), "--image", str(photo), "--indices", "a,b"]) == 2
+    assert "--indices 'a,b': expected integers" in capsys.readouterr().err
+    big = tmp_path / "big.png"  # a photo larger than CIFAR's 32x32: filters still show
+    Image.fromarray(np.zeros((120, 90, 3), np.uint8)).save(big)
+    assert main(["viz", "filters", str(run), "--image", str(big)]) == 0
+    text = tmp_path / "text.png"
+    text.write_text("not an image")
+    assert main(["viz", "activations", str(run), "--image", str(text)]) == 2
+    assert f"cannot read {text} as an image" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        main(["viz", "gradcam", str(run), "--images", "0"])
+    assert stop.value.code == 2
+    assert "--images: 0 is out of range: it must be in [1, 64]" in capsys.readouterr().err
     lite = pretrained("efficientnet_lite0", 17, load=False)
     run2 = _fake_run(tmp_path, "flowers17-finetune", {"dataset": "flowers17",
                                                       "resolution": 64}, lite)

@@ -89,6 +89,20 @@ def image_mode(path: Path) -> str:
         raise DataError(f"corrupt image file {path}: {err}") from None
 
 
+def read_image(path: str | Path, mode: str = "RGB") -> np.ndarray:
+    """uint8 ``[H, W, C]`` of an image file in ``mode``; a file that is no readable image is a
+    one-line error naming it."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            array = np.asarray(im.convert(mode), dtype=np.uint8).copy()
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as err:
+        raise DataError(f"cannot read {path} as an image ({err}); give a PNG or JPEG "
+                        "photo") from None
+    return array[..., None] if array.ndim == 2 else array
+
+
 def decode_one(data: bytes, path: Path, mode: str, size: int | None) -> np.ndarray:
     """Decode image bytes into uint8 ``[H, W, C]`` in ``mode`` ("RGB" or "L")."""
     from PIL import Image, UnidentifiedImageError

@@ -449,19 +449,14 @@ def _zebra_backbone(cfg: FiltersConfig) -> tuple[str, str]:
 
 
 def _load_image(path: Path, size: int) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
-    from neuralab.data.images import resize_center_crop
+    from neuralab.data.images import read_image, resize_center_crop
 
-    try:
-        with Image.open(path) as im:
-            im = im.convert("RGB")
-            if im.size != (size, size):
-                im = resize_center_crop(im, size)
-            return np.asarray(im, dtype=np.uint8).copy()
-    except (OSError, UnidentifiedImageError, ValueError) as err:
-        raise NeuralabError(f"cannot read {path} as an image ({err}); give a PNG or JPEG "
-                            "photo") from None
+    image = read_image(path)
+    if image.shape[:2] != (size, size):
+        image = np.asarray(resize_center_crop(Image.fromarray(image), size), dtype=np.uint8)
+    return image
 
 
 def valid_filter_indices(indices: tuple[int, ...], n_filters: int) -> tuple[list[int], str]:

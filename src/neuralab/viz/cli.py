@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from neuralab import argtypes
 from neuralab.errors import NeuralabError
 
 if TYPE_CHECKING:
@@ -107,15 +108,12 @@ def load_run(run_dir: str | Path) -> LoadedRun:
 def _image(path: str | None, run: LoadedRun, data_dir: str | None) -> tuple[np.ndarray, str]:
     """The picture to look at: ``path``, else zebra.jpg in the data root, else the first
     test image of the run's dataset."""
-    import numpy as np
-    from PIL import Image
-
     from neuralab.data import data_root
+    from neuralab.data.images import read_image
 
     candidate = Path(path) if path else data_root(data_dir) / "images" / "zebra.jpg"
     if candidate.is_file():
-        with Image.open(candidate) as im:
-            return np.asarray(im.convert("RGB"), dtype=np.uint8).copy(), candidate.name
+        return read_image(candidate), candidate.name
     if path:
         raise NeuralabError(f"image {path} not found")
     if run.dataset is None:
@@ -154,8 +152,12 @@ def cmd_filters(args) -> Path:
     name, conv = inside.first_conv(run.model)
     image, label = _image(args.image, run, args.data_dir)
     maps = inside.activations(run.model, _input(run, image), conv)[0]
-    wanted = ([int(i) for i in args.indices.split(",") if i.strip()] if args.indices
-              else list(range(min(conv.out_channels, 8))))
+    try:
+        wanted = ([int(i) for i in args.indices.split(",") if i.strip()] if args.indices
+                  else list(range(min(conv.out_channels, 8))))
+    except ValueError:
+        raise NeuralabError(f"--indices {args.indices!r}: expected integers such as 14,26,32"
+                            ) from None
     bad = [i for i in wanted if not 0 <= i < conv.out_channels]
     if bad:
         raise NeuralabError(f"filter indices {bad} do not exist: {name} has "
@@ -229,11 +231,13 @@ def add_viz_parser(subparsers) -> argparse.ArgumentParser:
     q = vsub.add_parser("activations", help="activation maps of a layer on a photo")
     common(q)
     q.add_argument("--layer", default=None, help="module name (default: the last conv stage)")
-    q.add_argument("--n", type=int, default=10, help="how many maps (default 10)")
+    q.add_argument("--n", type=argtypes.int_in(1, 64), default=10,
+                   help="how many maps, 1-64 (default 10)")
     q.add_argument("--image", default=None)
     q = vsub.add_parser("gradcam", help="Grad-CAM heat-maps over test images")
     common(q)
-    q.add_argument("--images", type=int, default=8, help="how many test images (default 8)")
+    q.add_argument("--images", type=argtypes.int_in(1, 64), default=8,
+                   help="how many test images, 1-64 (default 8)")
     q.add_argument("--split", default="test")
     q.add_argument("--layer", default=None, help="module name (default: the last conv stage)")
     q.add_argument("--image", default=None, help="runs without a dataset: the photo")

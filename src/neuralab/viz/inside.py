@@ -70,18 +70,36 @@ def one_per_class(labels: np.ndarray, n: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- computations
-@torch.no_grad()
+class _Reached(Exception):
+    """Raised by a forward hook to stop the forward pass once the wanted output is captured."""
+
+
 def activations(model: nn.Module, x: torch.Tensor, module: nn.Module) -> torch.Tensor:
-    """The output of ``module`` when ``model`` runs on ``x`` in eval mode."""
+    """The output of ``module`` when ``model`` runs on ``x`` in eval mode.
+
+    The forward pass stops at ``module``: the layers after it never run, so any image size
+    that the layers up to ``module`` accept works (e.g. a 224 px photo through the first
+    convolution of a 32 px CIFAR network, whose classifier would refuse it).
+    """
     captured: list[torch.Tensor] = []
-    handle = module.register_forward_hook(lambda _m, _i, out: captured.append(out.detach()))
+
+    def hook(_m, _i, out):
+        captured.append(out.detach())
+        raise _Reached
+
+    handle = module.register_forward_hook(hook)
     was_training = model.training
     model.eval()
     try:
-        model(x)
+        with torch.no_grad():
+            model(x)
+    except _Reached:
+        pass
     finally:
         handle.remove()
         model.train(was_training)
+    if not captured:
+        raise RuntimeError("the module was not reached by the forward pass")
     return captured[-1]
 
 
