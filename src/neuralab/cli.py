@@ -270,7 +270,11 @@ def cmd_summary(args) -> int:
 def cmd_ocr(args) -> int:
     from neuralab.ocr.cli import run_ocr
 
-    print(run_ocr(args.image, model=args.model, boxes_out=args.boxes, runs_dir=args.runs))
+    text = run_ocr(args.image, model=args.model, boxes_out=args.boxes, runs_dir=args.runs)
+    if text.strip():
+        print(text)
+    else:  # a page without writing is an answer, not an error: say so where people look
+        print(f"neuralab ocr: no characters found in {args.image}", file=sys.stderr)
     return 0
 
 

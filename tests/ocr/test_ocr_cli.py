@@ -67,6 +67,16 @@ def test_cli_reads_a_page_and_writes_boxes(tmp_path, page_png, capsys):
         assert im.format == "PNG" and im.size == Image.open(page_png).size  # small: kept
 
 
+def test_a_blank_page_says_no_characters_were_found(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    stand_in_run(runs / "emnist-cnn" / "20260101-000000")
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.full((300, 400, 3), 255, np.uint8)).save(blank)
+    assert main(["ocr", str(blank), "--runs", str(runs)]) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and err == f"neuralab ocr: no characters found in {blank}\n"
+
+
 def test_boxes_picture_is_shrunk_to_max_side(tmp_path, page_png):
     run = stand_in_run(tmp_path / "run")
     out = tmp_path / "b.png"
