@@ -122,3 +122,15 @@ def test_out_of_range_options_are_usage_errors(capsys, args, message):
     with pytest.raises(SystemExit) as stop:
         main(["run", "digits-mlp-torch", *args])
     assert stop.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_show_lists_every_setting_with_default_range_and_note(capsys):
+    assert main(["show", "cifar10-mlp-scratch"]) == 0
+    out = capsys.readouterr().out
+    assert "target:  test_accuracy >= 0.48 (UvA DL 2020" in out
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[5:]}
+    assert rows["learning_rate"][1:5] == ["float", "0.001", ">", "0"]
+    assert rows["dnn_hidden_units"][1:5] == ["tuple[int,", "...]", "100", ">="]
+    assert "none | cosine | step" in " ".join(rows["lr_schedule"])
+    assert rows["momentum"][3:6] == ["in", "[0,", "1)"]
+    assert main(["show", "no-such"]) == 2

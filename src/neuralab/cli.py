@@ -31,10 +31,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tag", help="only experiments with this tag (e.g. demo)")
     p.add_argument("--runs", default="runs", help="runs folder for the 'last result' column")
 
+    p = sub.add_parser("show", help="one experiment: its handout, target and every setting "
+                       "with its default and allowed range")
+    p.add_argument("name")
+
     p = sub.add_parser("run", help="run one experiment",
                        description="Run an experiment. Config fields can be given as "
                        "--set key=value or in the handouts' style --key value "
-                       "(e.g. --learning_rate 1e-3).")
+                       "(e.g. --learning_rate 1e-3); `neuralab show NAME` lists them.")
     p.add_argument("name")
     p.add_argument("--config", metavar="FILE",
                    help="config fields from a JSON file: a run's config.json, a results/NAME.json "
@@ -133,6 +137,25 @@ def cmd_list(args) -> int:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for r in [header, *rows]:
         print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    return 0
+
+
+def cmd_show(args) -> int:
+    from neuralab.experiments import get_experiment
+    from neuralab.experiments.config import describe_fields
+
+    exp = get_experiment(args.name)
+    print(f"{exp.name} ({exp.topic}): {exp.description or exp.handout}")
+    print(f"handout: {exp.handout}")
+    print(f"target:  {exp.target.describe()} ({exp.target.source})")
+    print(f"settings (neuralab run {exp.name} --set FIELD=VALUE, or --FIELD VALUE):")
+    rows = describe_fields(exp.make_config())
+    header = {"field": "field", "type": "type", "value": "default", "range": "range",
+              "note": "note"}
+    keys = list(header)
+    widths = {k: max(len(r[k]) for r in [header, *rows]) for k in keys[:-1]}
+    for r in [header, *rows]:
+        print("  " + "  ".join([*(r[k].ljust(widths[k]) for k in keys[:-1]), r["note"]]).rstrip())
     return 0
 
 
@@ -289,9 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "run":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    commands = {"list": cmd_list, "report": cmd_report, "demo": cmd_demo, "data": cmd_data,
-                "results": cmd_results, "gradcheck": cmd_gradcheck, "summary": cmd_summary,
-                "ocr": cmd_ocr, "viz": cmd_viz}
+    commands = {"list": cmd_list, "show": cmd_show, "report": cmd_report, "demo": cmd_demo,
+                "data": cmd_data, "results": cmd_results, "gradcheck": cmd_gradcheck,
+                "summary": cmd_summary, "ocr": cmd_ocr, "viz": cmd_viz}
     try:
         if args.command == "run":
             code = cmd_run(args, extra)
@@ -303,6 +326,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("neuralab: interrupted", file=sys.stderr)
         code = 130
+    except BrokenPipeError:  # the reader went away (`neuralab show X | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 141
     if args.command == "run" and "torch" in sys.modules:
         from neuralab.train.distributed import exit_worker, is_torchrun_worker
 

@@ -197,3 +197,33 @@ def overrides_from_file(path: str | Path, experiment: str) -> tuple[dict[str, st
         fields = {k: v for k, v in doc.items() if k not in ("experiment", "seed")}
     seed = doc.get("seed")
     return {k: _as_text(v) for k, v in fields.items()}, seed if isinstance(seed, int) else None
+
+
+def field_comments(config_cls: type) -> dict[str, str]:
+    """The trailing ``# comment`` of each field in the dataclass's source (what the values
+    mean, e.g. ``# none | cosine | step``); empty when the source is not available."""
+    import inspect
+    import re
+
+    try:
+        source = inspect.getsource(config_cls)
+    except (OSError, TypeError):
+        return {}
+    found = (re.match(r"\s+(\w+)\s*:[^#]*#\s*(.+)$", line) for line in source.splitlines())
+    return {m.group(1): m.group(2).strip() for m in found if m}
+
+
+def describe_fields(config: Any) -> list[dict[str, str]]:
+    """One row per field of ``config``: name, type, current value, allowed range, comment."""
+    hints = typing.get_type_hints(type(config))
+    comments = field_comments(type(config))
+    rows = []
+    for f in dataclasses.fields(config):
+        tp = hints[f.name]
+        bounds = FIELD_BOUNDS.get(f.name)
+        rows.append({"field": f.name,
+                     "type": tp.__name__ if isinstance(tp, type) else str(tp),
+                     "value": _as_text(getattr(config, f.name)),
+                     "range": bounds.describe() if bounds else "",
+                     "note": comments.get(f.name, "")})
+    return rows
