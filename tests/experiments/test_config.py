@@ -107,3 +107,35 @@ def test_tuples_are_checked_element_by_element():
     with pytest.raises(NeuralabError, match="hidden=0 is out of range: each value must be >= 1"):
         apply_overrides(Cfg(), {"hidden": "100,0"})
     assert apply_overrides(Cfg(), {"hidden": "100,1"}).hidden == (100, 1)
+
+
+def test_zero_where_zero_means_something():
+    """0 threads keeps the libraries' defaults; lr_decay_every=0 never decays."""
+    from neuralab.experiments import get_experiment
+
+    assert get_experiment("cifar10-mlp-scratch").make_config({"threads": "0"}).threads == 0
+    assert get_experiment("palindrome-rnn").make_config({"num_threads": "0"}).num_threads == 0
+    assert get_experiment("chars-autoencoder-scratch").make_config(
+        {"lr_decay_every": "0"}).lr_decay_every == 0
+
+
+def test_field_notes_come_from_the_class_and_its_parents():
+    from neuralab.experiments.config import describe_fields, field_comments
+
+    @dataclass
+    class Base:
+        lr: float = 0.1  # per summed loss
+        max_steps: int = 10
+
+    @dataclass
+    class Child(Base):
+        max_steps: int = 20  # a new cap
+        mode: str = "a"  # a | b
+
+    assert field_comments(Child) == {"lr": "per summed loss", "max_steps": "a new cap",
+                                     "mode": "a | b"}
+    rows = {r["field"]: r for r in describe_fields(Child(lr=1729.6000000000001))}
+    assert rows["lr"] == {"field": "lr", "type": "float", "value": "1729.6", "range": "",
+                          "note": "per summed loss"}  # "lr" has no FIELD_BOUNDS entry
+    assert (rows["max_steps"]["value"], rows["max_steps"]["range"]) == ("20", ">= 1")
+    assert rows["mode"]["value"] == "a"

@@ -92,11 +92,11 @@ def data_note(data) -> str:
 @dataclass
 class CharsFCConfig:
     dataset: str = "chars36"  # chars36 | nist36
-    hidden_size: int = 64
+    hidden_size: int = 64  # sigmoid hidden units
     max_iters: int = 50  # epochs (hw5 run_q3.py)
     batch_size: int = 32
     learning_rate: float = 1e-2  # for hw5's loss summed over the batch
-    train_subset: int | None = None  # stratified subset of the training images (tests)
+    train_subset: int | None = None  # about N training images, stratified (smoke tests)
     threads: int = 1  # BLAS/torch threads (1: immune to a busy shared CPU; 0: library default)
 
 
@@ -269,17 +269,17 @@ def run_chars_lr_sweep(cfg: LRSweepConfig, ctx) -> RunResult:
 
 @dataclass
 class AutoencoderConfig:
-    dataset: str = "chars36"
-    hidden_units: tuple[int, ...] = (32, 32, 32)
+    dataset: str = "chars36"  # chars36 | nist36
+    hidden_units: tuple[int, ...] = (32, 32, 32)  # ReLU layer widths; output: 1024 sigmoid
     max_iters: int = 100  # epochs (hw5 run_q5.py)
     batch_size: int = 36
     learning_rate: float = 3e-5  # for the total squared error over batch and pixels
     momentum: float = 0.9
-    lr_decay_every: int = 20  # epochs (hw5 lr_rate): learning rate *= lr_decay
-    lr_decay: float = 0.9
+    lr_decay_every: int = 20  # epochs (hw5 lr_rate): learning rate *= lr_decay; 0: never
+    lr_decay: float = 0.9  # factor applied every lr_decay_every epochs
     eval_every: int = 5  # epochs between validation losses
-    show_classes: str = SHOW_CLASSES
-    train_subset: int | None = None
+    show_classes: str = SHOW_CLASSES  # classes to plot, 2 val images each; empty = the first 5
+    train_subset: int | None = None  # about N training images, stratified (smoke tests)
     threads: int = 1  # BLAS/torch threads (1: immune to a busy shared CPU; 0: library default)
 
 
@@ -381,10 +381,10 @@ def run_chars_autoencoder(cfg: AutoencoderConfig, ctx) -> RunResult:
 
 @dataclass
 class PCAConfig:
-    dataset: str = "chars36"
-    n_components: int = 32
-    show_classes: str = SHOW_CLASSES
-    train_subset: int | None = None
+    dataset: str = "chars36"  # chars36 | nist36
+    n_components: int = 32  # principal components kept
+    show_classes: str = SHOW_CLASSES  # classes to plot, 2 val images each; empty = the first 5
+    train_subset: int | None = None  # about N training images, stratified (smoke tests)
     threads: int = 1  # BLAS/torch threads (1: immune to a busy shared CPU; 0: library default)
 
 

@@ -42,27 +42,27 @@ TDT4265_MEAN, TDT4265_STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
 
 @dataclass
 class CifarConfig:
-    model: str = "simple_cnn"
+    model: str = "simple_cnn"  # mlp | simple_cnn | vgg | preact_vgg13 | cnn_a | cnn_b | cnn_best
     optimizer: str = "sgd"  # sgd | nesterov | adam | adamw
     learning_rate: float = 5e-2
-    momentum: float = 0.0
+    momentum: float = 0.0  # sgd and nesterov only
     weight_decay: float = 0.0
     batch_size: int = 64
-    epochs: int | None = 10
-    max_steps: int | None = None
+    epochs: int | None = 10  # None = max_steps alone ends training
+    max_steps: int | None = None  # cap on training steps; None = no cap
     eval_every: int | None = None  # steps; None = every epoch
     patience: int | None = None  # early stopping, in evaluations
     schedule: str = "none"  # none | onecycle | cosine
-    label_smoothing: float = 0.0
+    label_smoothing: float = 0.0  # cross-entropy label smoothing (0 = off)
     augment: bool = False  # random crop (4 px reflect padding) + horizontal flip
     normalization: str = "cifar10"  # cifar10 (dataset mean/std) | tdt4265 (0.5/0.25)
-    val_size: int = 5000
-    train_subset: int | None = None  # first N training images (smoke tests)
-    test_subset: int | None = None
-    channels_last: bool = True
-    hidden_units: tuple[int, ...] = (100,)  # MLP only
-    activation: str = "elu"  # MLP only
-    restore_best: bool = False
+    val_size: int = 5000  # training images held out for validation (seed 0 split); 0 = none
+    train_subset: int | None = None  # about N training images, stratified (smoke tests)
+    test_subset: int | None = None  # about N test (and N validation) images, stratified
+    channels_last: bool = True  # NHWC memory layout for convnets (ignored for mlp)
+    hidden_units: tuple[int, ...] = (100,)  # mlp only: hidden layer widths
+    activation: str = "elu"  # mlp only: elu | relu | leaky_relu | gelu | tanh | sigmoid
+    restore_best: bool = False  # end with the weights of the lowest validation loss
     track_test: bool = True  # evaluate the test split at every evaluation (record only)
     sync_batchnorm: bool = False  # under DDP on GPUs: BatchNorm statistics over all ranks
     compile: bool = False  # torch.compile the model (worth it on CUDA)

@@ -44,31 +44,32 @@ TIME_BUDGET_S = 0.8 * 2162
 
 @dataclass
 class FastConfig:
-    widths: tuple[int, ...] = (64, 256, 256)
-    whiten_kernel: int = 2
-    whiten_images: int = 5000
+    widths: tuple[int, ...] = (64, 256, 256)  # channels of each conv group (airbench: 3 groups)
+    whiten_kernel: int = 2  # k: frozen k x k whitening conv with 2*3*k*k filters
+    whiten_images: int = 5000  # first N training images that fit the whitening filters
     batch_size: int = 2000
-    epochs: float = 10.0  # airbench94_muon: 8 on genuine CIFAR-10; the JPEG copy needs 10 to
-    # reach 90.65% (8 gave 90.53% TTA, 2026-11-24), still well inside the time budget
-    filter_lr: float = 0.24  # Muon
-    filter_momentum: float = 0.6
-    bias_lr: float = 0.053  # SGD, for a summed loss (multiplied by batch_size here)
-    head_lr: float = 0.67
-    sgd_momentum: float = 0.85
+    epochs: float = 10.0  # may be fractional; airbench94_muon: 8 (genuine CIFAR-10)
+    # the JPEG copy needs 10 to reach 90.65% (8 gave 90.53% TTA, 2026-11-24), still well inside
+    # the time budget
+    filter_lr: float = 0.24  # Muon, for the conv filters
+    filter_momentum: float = 0.6  # Muon (Nesterov) momentum of the conv filters
+    bias_lr: float = 0.053  # SGD, BN shifts and whitening bias; summed-loss lr (x batch_size here)
+    head_lr: float = 0.67  # SGD, linear head; summed-loss lr (x batch_size here)
+    sgd_momentum: float = 0.85  # Nesterov momentum of the SGD groups (BN shifts, head, whiten bias)
     weight_decay: float = 2e-6  # per sample of the batch, as airbench's wd = 2e-6 * batch
-    whiten_bias_epochs: float = 3.0
-    label_smoothing: float = 0.2
-    translate: int = 2
-    alternating_flip: bool = True
+    whiten_bias_epochs: float = 3.0  # whitening bias trains this long (lr decays to 0 by then)
+    label_smoothing: float = 0.2  # cross-entropy label smoothing (0 = off)
+    translate: int = 2  # random translation by up to N px (reflect padding); 0 = none
+    alternating_flip: bool = True  # pre-flip half, then mirror all on odd epochs; false = no flip
     tta_level: int = 2  # 0 none, 1 mirror, 2 mirror + translations
     eval_each_epoch: bool = False  # test accuracy after every epoch (curves; costs time)
-    channels_last: bool = True
+    channels_last: bool = True  # NHWC memory layout
     compile: bool = False  # torch.compile the model (worth it on CUDA)
     sync_batchnorm: bool = False  # under DDP on GPUs: BatchNorm statistics over all ranks
     val_size: int = 0  # training images held out and evaluated every epoch (airbench: none)
-    train_subset: int | None = None  # smoke tests
-    test_subset: int | None = None
-    time_budget_s: float = TIME_BUDGET_S
+    train_subset: int | None = None  # about N training images, stratified (smoke tests)
+    test_subset: int | None = None  # about N test (and N validation) images, stratified
+    time_budget_s: float = TIME_BUDGET_S  # only reported (within_time_budget); never stops a run
 
 
 def param_groups(model, cfg: FastConfig) -> list[dict]:

@@ -103,7 +103,7 @@ FIELD_BOUNDS: dict[str, Bounds] = {
     "momentum": FRACTION, "sgd_momentum": FRACTION, "filter_momentum": FRACTION,
     "weight_decay": NON_NEGATIVE, "reg": NON_NEGATIVE, "label_smoothing": FRACTION,
     "dropout": FRACTION, "max_norm": POSITIVE, "lr_decay": DECAY, "learning_rate_decay": DECAY,
-    "lr_decay_every": COUNT, "warmup_steps": NON_NEGATIVE, "time_budget_s": POSITIVE,
+    "lr_decay_every": NON_NEGATIVE, "warmup_steps": NON_NEGATIVE, "time_budget_s": POSITIVE,
     "whiten_bias_epochs": NON_NEGATIVE,
     # length of training and evaluation
     "batch_size": COUNT, "epochs": POSITIVE, "max_steps": COUNT, "max_iters": COUNT,
@@ -126,7 +126,7 @@ FIELD_BOUNDS: dict[str, Bounds] = {
     "init_std": POSITIVE, "std": POSITIVE,
     # what a run reports and how it runs
     "factors": POSITIVE, "balance_tau": NON_NEGATIVE, "gradcam_images": NON_NEGATIVE,
-    "n_maps": COUNT, "num_threads": COUNT, "threads": COUNT,
+    "n_maps": COUNT, "num_threads": NON_NEGATIVE, "threads": NON_NEGATIVE,
 }
 
 
@@ -200,17 +200,29 @@ def overrides_from_file(path: str | Path, experiment: str) -> tuple[dict[str, st
 
 
 def field_comments(config_cls: type) -> dict[str, str]:
-    """The trailing ``# comment`` of each field in the dataclass's source (what the values
-    mean, e.g. ``# none | cosine | step``); empty when the source is not available."""
+    """The trailing ``# comment`` of each field in the source of the dataclass and of the
+    classes it inherits from (what the values mean, e.g. ``# none | cosine | step``)."""
     import inspect
     import re
 
-    try:
-        source = inspect.getsource(config_cls)
-    except (OSError, TypeError):
-        return {}
-    found = (re.match(r"\s+(\w+)\s*:[^#]*#\s*(.+)$", line) for line in source.splitlines())
-    return {m.group(1): m.group(2).strip() for m in found if m}
+    comments: dict[str, str] = {}
+    for cls in reversed(config_cls.__mro__[:-1]):  # parents first: a subclass's note wins
+        try:
+            source = inspect.getsource(cls)
+        except (OSError, TypeError):
+            continue
+        found = (re.match(r"\s+(\w+)\s*:[^#]*#\s*(.+)$", line) for line in source.splitlines())
+        comments.update({m.group(1): m.group(2).strip() for m in found if m})
+    return comments
+
+
+def _shown(value: Any) -> str:
+    """``_as_text`` with floats rounded for reading (1729.6000000000001 -> 1729.6)."""
+    if isinstance(value, float):
+        return f"{value:.10g}"
+    if isinstance(value, (list, tuple)):
+        return ",".join(_shown(v) for v in value)
+    return _as_text(value)
 
 
 def describe_fields(config: Any) -> list[dict[str, str]]:
@@ -223,7 +235,7 @@ def describe_fields(config: Any) -> list[dict[str, str]]:
         bounds = FIELD_BOUNDS.get(f.name)
         rows.append({"field": f.name,
                      "type": tp.__name__ if isinstance(tp, type) else str(tp),
-                     "value": _as_text(getattr(config, f.name)),
+                     "value": _shown(getattr(config, f.name)),
                      "range": bounds.describe() if bounds else "",
                      "note": comments.get(f.name, "")})
     return rows

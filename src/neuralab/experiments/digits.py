@@ -19,8 +19,8 @@ from neuralab.train import Trainer, TrainSettings, image_transform
 
 @dataclass
 class DigitsMLPConfig:
-    hidden_units: tuple[int, ...] = (128,)
-    learning_rate: float = 1e-3
+    hidden_units: tuple[int, ...] = (128,)  # ReLU hidden layer widths; empty = linear classifier
+    learning_rate: float = 1e-3  # Adam
     batch_size: int = 64
     epochs: int = 30
     weight_decay: float = 1e-4

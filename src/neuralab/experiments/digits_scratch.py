@@ -34,9 +34,9 @@ from neuralab.viz.weights import plot_weights
 
 @dataclass
 class DigitsScratchConfig:
-    hidden_units: tuple[int, ...] = (64,)
-    activation: str = "relu"
-    init: str = "he"
+    hidden_units: tuple[int, ...] = (64,)  # hidden layer widths; empty = linear classifier
+    activation: str = "relu"  # elu | relu | sigmoid | tanh
+    init: str = "he"  # xavier | he | normal (std 1e-4) | zeros
     learning_rate: float = 0.05
     momentum: float = 0.9
     weight_decay: float = 1e-4

@@ -183,25 +183,25 @@ class CharCNNConfig:
 
     dataset: str = "chars36"  # mnist | chars36
     input_size: int = 28  # chars36: 28 = EMNIST's frame (centre of the 32x32), 32 = as stored
-    widths: tuple[int, ...] = (32, 64, 128)
-    dropout: float = 0.2
+    widths: tuple[int, ...] = (32, 64, 128)  # channels of the 3 conv stages (exactly 3)
+    dropout: float = 0.2  # before the linear head
     learning_rate: float = 0.1  # one-cycle peak
-    momentum: float = 0.9
+    momentum: float = 0.9  # Nesterov
     weight_decay: float = 5e-4
     batch_size: int = 128
     epochs: int = 6
-    label_smoothing: float = 0.1
-    shift: float = 0.0  # augmentation (see Augment)
-    rotate: float = 0.0
-    scale: float = 0.0
-    thicken: float = 0.0
-    thin: float = 0.0
+    label_smoothing: float = 0.1  # cross-entropy label smoothing (0 = off)
+    shift: float = 0.0  # augmentation: random shift up to +-N px on each axis (0 = off)
+    rotate: float = 0.0  # random rotation up to +-N degrees
+    scale: float = 0.0  # random size factor 1 + U(-scale, scale)
+    thicken: float = 0.0  # half the images: blend with 3x3 dilation, weight U(0, thicken)
+    thin: float = 0.0  # the other half: blend with 3x3 erosion, weight U(0, thin)
     val_size: int = 0  # MNIST only: training images held out for validation
-    train_subset: int | None = None
-    test_subset: int | None = None
+    train_subset: int | None = None  # about N training images, stratified (smoke tests)
+    test_subset: int | None = None  # about N test (and N validation) images, stratified
     balance_tau: float = 0.0  # OCR: logit bias -tau * log(train prior) in classifier.json
     read_photos: bool = False  # read the hw5 photos with the trained classifier (CER)
-    channels_last: bool = True
+    channels_last: bool = True  # NHWC memory layout
 
 
 def _normalization(dataset: str, size: int) -> tuple[float, float]:
@@ -430,13 +430,13 @@ class CharsFCConfig:
     ``batch_size`` times larger rate). The defaults follow ``chars-fc-scratch``.
     """
 
-    hidden: int = 64
-    learning_rate: float = 1e-2
+    hidden: int = 64  # sigmoid hidden units
+    learning_rate: float = 1e-2  # plain SGD; per summed loss when summed_loss
     batch_size: int = 32
     epochs: int = 50
-    summed_loss: bool = True
-    train_subset: int | None = None
-    test_subset: int | None = None
+    summed_loss: bool = True  # hw5: lr x gradients summed over the batch (false: mean loss)
+    train_subset: int | None = None  # about N training images, stratified (smoke tests)
+    test_subset: int | None = None  # about N test (and N validation) images, stratified
 
 
 @experiment(

@@ -64,18 +64,18 @@ class PalindromeTraining:
     """The handout's training settings (boilerplate flag names) plus the early-exit rule."""
 
     input_dim: int = 1  # 1: digit values as floats (handout default); 10: one-hot digits
-    num_hidden: int = 128
+    num_hidden: int = 128  # hidden state size H
     batch_size: int = 128
     learning_rate: float = 1e-3  # RMSprop
-    train_steps: int = 10_000
-    max_norm: float = 10.0  # gradient-norm clipping
-    init: str = "kaiming_normal"
+    train_steps: int = 10_000  # step cap (a fresh batch of palindromes every step)
+    max_norm: float = 10.0  # clip the global gradient norm to this
+    init: str = "kaiming_normal"  # kaiming_normal | uniform | normal (weights; biases 0)
     eval_every: int = 100  # steps between held-out evaluations
-    val_size: int = 1024  # fixed held-out palindromes for the early-exit rule
-    plateau_accuracy: float = 0.995
+    val_size: int = 1024  # fixed held-out palindromes (one batch) for the early-exit rule
+    plateau_accuracy: float = 0.995  # held-out accuracy that counts toward the early exit
     plateau_evals: int = 3  # evaluations in a row at >= plateau_accuracy end training
-    test_batches: int = 10  # final accuracy: this many fresh batches, independent seed
-    grad_batch: int = 512  # sequences averaged in the dL/dh_t profile
+    test_batches: int = 10  # final accuracy: this many fresh batches (batch_size), own seed
+    grad_batch: int = 512  # fresh sequences averaged in the dL/dh_t profile
     num_threads: int = 1  # CPU threads while training (small matrices: 1 is fastest); 0 = keep
 
 
@@ -86,8 +86,8 @@ class PalindromeConfig(PalindromeTraining):
 
 @dataclass
 class PalindromeSweepConfig(PalindromeTraining):
-    seq_lengths: tuple[int, ...] = (5, 10, 15, 20, 25, 30, 40)
-    models: tuple[str, ...] = ("rnn", "lstm")
+    seq_lengths: tuple[int, ...] = (5, 10, 15, 20, 25, 30, 40)  # palindrome lengths T to sweep
+    models: tuple[str, ...] = ("rnn", "lstm")  # rnn | lstm, one or both
     seeds: int = 3  # cells use seeds ctx.seed, ctx.seed + 1, ...
     grad_seq_length: int = 20  # length of the dL/dh_t figure (first seed's trained models)
 
@@ -401,7 +401,7 @@ def run_palindrome_sweep(cfg: PalindromeSweepConfig, ctx) -> RunResult:
 
 @dataclass
 class PalindromeSweepUniformConfig(PalindromeSweepConfig):
-    init: str = "uniform"
+    init: str = "uniform"  # U(-1/sqrt(H), 1/sqrt(H)), as nn.RNN / nn.LSTM
 
 
 @experiment("palindrome-sweep-uniform", topic="rnn", handout=HANDOUT,

@@ -206,26 +206,26 @@ class Inputs:
 
 @dataclass
 class MLPScratchConfig:
-    dnn_hidden_units: tuple[int, ...] = (100,)
+    dnn_hidden_units: tuple[int, ...] = (100,)  # comma-separated widths; empty = no hidden layer
     learning_rate: float = 1e-3
     max_steps: int = 1400
     batch_size: int = 200
-    eval_freq: int = 100
-    activation: str = "elu"
-    init: str = "normal"  # normal (N(0, init_std^2), UvA) | he | xavier
-    init_std: float = 1e-4
+    eval_freq: int = 100  # steps between evaluations on the test set (curve points)
+    activation: str = "elu"  # elu | relu | sigmoid | tanh
+    init: str = "normal"  # normal (N(0, init_std^2), UvA) | he | xavier | zeros
+    init_std: float = 1e-4  # init=normal only: std of the initial weights
     momentum: float = 0.0
     weight_decay: float = 0.0
     lr_schedule: str = "none"  # none | cosine | step
-    warmup_steps: int = 0
+    warmup_steps: int = 0  # linear ramp up to learning_rate over these first steps (0 = none)
     preprocessing: str = "mean_image"  # mean_image (UvA) | standardize | pca_whiten
     flip: bool = False  # random horizontal flips of half of each batch
     pca_components: int = 256  # pca_whiten: features kept
     whiten_eps: float = 0.1  # pca_whiten: added to the eigenvalues before the square root
     pca_fit_samples: int = 10000  # pca_whiten: training images used to fit it (0 = all)
     seeds: int = 1  # repeat with seeds seed..seed+seeds-1 and report mean/min/max
-    train_subset: int | None = None  # stratified subsets (tests, quick looks)
-    test_subset: int | None = None
+    train_subset: int | None = None  # about N training images, stratified (tests, quick looks)
+    test_subset: int | None = None  # about N test images, stratified
     threads: int = 1  # BLAS/torch threads (1: immune to a busy shared CPU; 0: library default)
 
 
@@ -408,7 +408,7 @@ def run_cifar10_mlp_scratch_tuned(cfg: MLPScratchConfig, ctx) -> RunResult:
 
 @dataclass
 class TwoLayerConfig:
-    hidden_size: int = 100
+    hidden_size: int = 100  # ReLU hidden units
     learning_rate: float = 1e-3
     learning_rate_decay: float = 0.95  # per epoch
     reg: float = 0.05  # loss + reg * (|W1|^2 + |W2|^2)
@@ -416,10 +416,10 @@ class TwoLayerConfig:
     batch_size: int = 200
     std: float = 1e-4  # initial weights std * randn
     loss: str = "bce"  # bce (per-class binary cross-entropy) | softmax
-    num_validation: int = 1000
+    num_validation: int = 1000  # training images held out for validation (stratified, seed 0)
     twin: bool = True  # train the PyTorch twin alongside
-    train_subset: int | None = None
-    test_subset: int | None = None
+    train_subset: int | None = None  # about N training images, stratified (smoke tests)
+    test_subset: int | None = None  # about N test images, stratified
     threads: int = 1  # BLAS/torch threads (1: immune to a busy shared CPU; 0: library default)
 
 

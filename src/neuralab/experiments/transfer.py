@@ -69,51 +69,51 @@ LITE0_TAIL = "blocks.11,blocks.12,blocks.13,blocks.14,blocks.15,head,classifier"
 class TransferConfig:
     dataset: str = "cifar10"  # cifar10 | flowers17
     backbone: str = "efficientnet_lite0"  # resnet18 | squeezenet1_1 | efficientnet_lite0
-    weights: str | None = None  # local ImageNet weights file (torchvision's format)
+    weights: str | None = None  # local ImageNet weights file (.pth/.pt or .safetensors)
     download: bool = True  # torchvision backbones: download the weights when online
     trainable: str = "default"  # default | head | all | module prefixes "layer4,fc"
-    resolution: int = 224
+    resolution: int = 224  # images resized to N x N px for the backbone
     cached: bool = True  # train the tail on cached features of the frozen part
     augment: bool = False  # end to end: random crop + flip; cached: + mirrored-image features
-    crop_padding: int = 4  # pixels at the dataset's own resolution
+    crop_padding: int = 4  # random-crop padding (end-to-end augment), px at the data's own size
     optimizer: str = "adam"  # adam | adamw | sgd | nesterov
     learning_rate: float = 5e-4
-    momentum: float = 0.9
+    momentum: float = 0.9  # sgd and nesterov only
     weight_decay: float = 0.0
     batch_size: int = 32
     epochs: int = 5
     schedule: str = "none"  # none | onecycle | cosine (per step, over all epochs)
     eval_every: int | None = None  # steps; None = every epoch
-    patience: int | None = None
-    restore_best: bool = False
+    patience: int | None = None  # evaluations without a better val loss; None = no early stopping
+    restore_best: bool = False  # end with the weights of the lowest validation loss
     val_size: int = 5000  # CIFAR-10: held out of the training set (Flowers-17 has its own)
-    train_subset: int | None = None
-    test_subset: int | None = None
+    train_subset: int | None = None  # cifar10 only: about N training images, stratified
+    test_subset: int | None = None  # cifar10 only: about N test (and N validation) images
     extract_batch: int | None = None  # None: extraction_batch(resolution)
-    gradcam_images: int = 8
+    gradcam_images: int = 8  # Grad-CAM on this many test images (0: none)
 
 
 @dataclass
 class ScratchConfig:
     resolution: int = 112  # from scratch at 224 px costs 4x the compute on a CPU
-    optimizer: str = "adam"
+    optimizer: str = "adam"  # adam | adamw | sgd | nesterov
     learning_rate: float = 1e-3
-    momentum: float = 0.9
+    momentum: float = 0.9  # sgd and nesterov only
     weight_decay: float = 0.0
     batch_size: int = 32
     epochs: int = 30
-    augment: bool = True
-    crop_padding: int = 8
+    augment: bool = True  # random crop (crop_padding) + horizontal flip
+    crop_padding: int = 8  # random-crop padding in px (at resolution)
     compare: bool = True  # also run flowers17-finetune's recipe: one table, one plot
-    backbone: str = "efficientnet_lite0"  # for the comparison
-    weights: str | None = None
-    gradcam_images: int = 8
+    backbone: str = "efficientnet_lite0"  # resnet18 | squeezenet1_1 | efficientnet_lite0 (compare)
+    weights: str | None = None  # comparison: local ImageNet weights file of the backbone
+    gradcam_images: int = 8  # Grad-CAM on this many test images (0: none)
 
 
 @dataclass
 class FiltersConfig:
     backbone: str = "auto"  # auto: resnet18 when its weights are present, else lite0
-    weights: str | None = None
+    weights: str | None = None  # local ImageNet weights file (.pth/.pt or .safetensors)
     image: str | None = None  # default: DATA_ROOT/images/zebra.jpg
     filters: tuple[int, ...] = (14, 26, 32, 49, 52)  # TDT4265 task 4b
     n_maps: int = 10  # task 4c: the first ten maps of the last convolutional layer
