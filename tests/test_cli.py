@@ -134,3 +134,14 @@ def test_show_lists_every_setting_with_default_range_and_note(capsys):
     assert "none | cosine | step" in " ".join(rows["lr_schedule"])
     assert rows["momentum"][3:6] == ["in", "[0,", "1)"]
     assert main(["show", "no-such"]) == 2
+
+
+@pytest.mark.parametrize("args, named", [
+    (["--set", "epochs=20"], "--set"),
+    (["--epochs", "20"], "config flags"),
+    (["--seed", "1"], "--seed"),
+])
+def test_resume_refuses_new_settings_instead_of_ignoring_them(tmp_path, capsys, args, named):
+    assert main(["run", "digits-mlp-torch", "--resume", "--out", str(tmp_path), *args]) == 2
+    err = capsys.readouterr().err
+    assert "--resume continues a run with the settings it started with; drop " + named in err

@@ -165,6 +165,12 @@ def cmd_run(args, extra: list[str]) -> int:
     from neuralab.experiments.runner import find_unfinished, run_experiment
 
     exp = get_experiment(args.name)
+    settings = [flag for flag, given in (("--config", args.config), ("--set", args.set),
+                                         ("--seed", args.seed is not None),
+                                         ("config flags", extra)) if given]
+    if args.resume and settings:
+        raise NeuralabError(f"--resume continues a run with the settings it started with; "
+                            f"drop {', '.join(settings)} (or start a new run without --resume)")
     overrides, file_seed = {}, None
     if args.config:
         overrides, file_seed = overrides_from_file(args.config, exp.name)
