@@ -193,55 +193,10 @@ def fit_transfer(cfg: TransferConfig, ctx, checkpoint_dir: Path | None, data=Non
     if cfg.cached and cut == 0:
         raise NeuralabError(f"trainable={cfg.trainable!r} leaves no frozen stage to cache; "
                             f"train end to end with --set cached=false")
-    if cfg.cached:
-        feats, metas = {}, []
-        sources = dict(splits)
-        if cfg.augment:  # the mirror images of the training set: a second view to draw from
-            sources["train-mirrored"] = type(train)(
-                np.ascontiguousarray(train.images[:, :, ::-1]), train.labels)
-        for name, split in sources.items():
-            feats[name], meta = cached_features(
-                model, split.images, prep, cut, backbone=cfg.backbone,
-                resolution=cfg.resolution, weights_sha256=model.weights_info["sha256"],
-                desc=f"features {cfg.backbone} {cfg.resolution}px {name}",
-                batch_size=cfg.extract_batch or extraction_batch(cfg.resolution, ctx.device),
-                device=ctx.device, log=ctx.log)
-            metas.append(meta)
-        entries = {m["key"]: m for m in metas}.values()  # splits with the same images: once
-        extract_s = sum(m["extract_s"] for m in entries)
-        info.update(path="cached-features" + (" (+ mirrored views)" if cfg.augment else ""),
-                    feature_stage=metas[0]["stage"],
-                    feature_shape=metas[0]["shape"][1:],
-                    features_from_cache=all(m["from_cache"] for m in metas),
-                    feature_extract_s=round(extract_s, 1),
-                    feature_images_per_s=round(sum(m["shape"][0] for m in entries)
-                                               / max(extract_s, 1e-9), 2))
-        model.input_stage = cut
-        loaders = {name: TensorLoader(feats[name], split.labels, 500, transform=_to_float,
-                                      device=ctx.device) for name, split in splits.items()}
-        train_x, train_tf = feats["train"], _to_float
-        if cfg.augment:  # [N, 2, ...]: each image's features as it is and mirrored
-            train_x, train_tf = np.stack([train_x, feats.pop("train-mirrored")], 1), random_view
-        train_loader = TensorLoader(train_x, train.labels, cfg.batch_size, shuffle=True,
-                                    seed=ctx.seed, transform=train_tf, device=ctx.device)
-    else:
-        aug = image_transform(crop_padding=cfg.crop_padding if cfg.augment else 0,
-                              flip=cfg.augment)
-
-        def train_tf(x, g):
-            return prep(aug(x, g)).contiguous(memory_format=torch.channels_last)
-
-        def eval_tf(x, g):
-            return prep(x).contiguous(memory_format=torch.channels_last)
-
-        info.update(path="end-to-end" + (" (augmented)" if cfg.augment else ""))
-        model.to(memory_format=torch.channels_last)
-        loaders = {name: TensorLoader(split.images, split.labels, 100, transform=eval_tf,
-                                      device=ctx.device) for name, split in splits.items()}
-        train_loader = TensorLoader(train.images, train.labels, cfg.batch_size, shuffle=True,
-                                    seed=ctx.seed, transform=train_tf, device=ctx.device)
+    build = _cached_loaders if cfg.cached else _end_to_end_loaders
+    loaders, train_loader = build(cfg, ctx, model, splits, prep, info)
     opt = make_optimizer(cfg.optimizer, [p for p in model.parameters() if p.requires_grad],
-                     cfg.learning_rate, cfg.momentum, cfg.weight_decay)
+                         cfg.learning_rate, cfg.momentum, cfg.weight_decay)
     settings = TrainSettings(max_epochs=cfg.epochs, eval_every=cfg.eval_every,
                              patience=cfg.patience, restore_best=cfg.restore_best)
     scheduler = make_scheduler(cfg.schedule, opt, cfg.learning_rate,
@@ -252,6 +207,65 @@ def fit_transfer(cfg: TransferConfig, ctx, checkpoint_dir: Path | None, data=Non
     trainer.fit(resume=ctx.resume and checkpoint_dir is not None)
     info["train_time_s"] = round(trainer.elapsed_s, 2)
     return Fitted(trainer, loaders, model, info, splits)
+
+
+def _cached_loaders(cfg: TransferConfig, ctx, model, splits: dict, prep, info: dict):
+    """Evaluation loaders and the training loader over cached features of the frozen stages
+    (``model`` then starts at its first trainable stage). With ``augment`` the training set
+    holds each image's features as it is and mirrored, and every batch draws one of the two."""
+    cut = model.first_trainable_stage()
+    train = splits["train"]
+    sources = dict(splits)
+    if cfg.augment:  # the mirror images of the training set: a second view to draw from
+        sources["train-mirrored"] = type(train)(
+            np.ascontiguousarray(train.images[:, :, ::-1]), train.labels)
+    feats, metas = {}, []
+    for name, split in sources.items():
+        feats[name], meta = cached_features(
+            model, split.images, prep, cut, backbone=cfg.backbone,
+            resolution=cfg.resolution, weights_sha256=model.weights_info["sha256"],
+            desc=f"features {cfg.backbone} {cfg.resolution}px {name}",
+            batch_size=cfg.extract_batch or extraction_batch(cfg.resolution, ctx.device),
+            device=ctx.device, log=ctx.log)
+        metas.append(meta)
+    entries = {m["key"]: m for m in metas}.values()  # splits with the same images: once
+    extract_s = sum(m["extract_s"] for m in entries)
+    info.update(path="cached-features" + (" (+ mirrored views)" if cfg.augment else ""),
+                feature_stage=metas[0]["stage"], feature_shape=metas[0]["shape"][1:],
+                features_from_cache=all(m["from_cache"] for m in metas),
+                feature_extract_s=round(extract_s, 1),
+                feature_images_per_s=round(sum(m["shape"][0] for m in entries)
+                                           / max(extract_s, 1e-9), 2))
+    model.input_stage = cut
+    loaders = {name: TensorLoader(feats[name], split.labels, 500, transform=_to_float,
+                                  device=ctx.device) for name, split in splits.items()}
+    train_x, train_tf = feats["train"], _to_float
+    if cfg.augment:  # [N, 2, ...]: each image's features as it is and mirrored
+        train_x, train_tf = np.stack([train_x, feats["train-mirrored"]], 1), random_view
+    train_loader = TensorLoader(train_x, train.labels, cfg.batch_size, shuffle=True,
+                                seed=ctx.seed, transform=train_tf, device=ctx.device)
+    return loaders, train_loader
+
+
+def _end_to_end_loaders(cfg: TransferConfig, ctx, model, splits: dict, prep, info: dict):
+    """Evaluation loaders and the training loader over images, the whole network running on
+    every batch; ``augment``: random crop (``crop_padding``) and horizontal flip."""
+    aug = image_transform(crop_padding=cfg.crop_padding if cfg.augment else 0, flip=cfg.augment)
+
+    def train_tf(x, g):
+        return prep(aug(x, g)).contiguous(memory_format=torch.channels_last)
+
+    def eval_tf(x, g):
+        return prep(x).contiguous(memory_format=torch.channels_last)
+
+    info.update(path="end-to-end" + (" (augmented)" if cfg.augment else ""))
+    model.to(memory_format=torch.channels_last)
+    loaders = {name: TensorLoader(split.images, split.labels, 100, transform=eval_tf,
+                                  device=ctx.device) for name, split in splits.items()}
+    train_loader = TensorLoader(splits["train"].images, splits["train"].labels, cfg.batch_size,
+                                shuffle=True, seed=ctx.seed, transform=train_tf,
+                                device=ctx.device)
+    return loaders, train_loader
 
 
 def _notes(info: dict[str, Any]) -> str:
