@@ -145,3 +145,12 @@ def test_resume_refuses_new_settings_instead_of_ignoring_them(tmp_path, capsys, 
     assert main(["run", "digits-mlp-torch", "--resume", "--out", str(tmp_path), *args]) == 2
     err = capsys.readouterr().err
     assert "--resume continues a run with the settings it started with; drop " + named in err
+
+
+def test_a_data_root_that_cannot_be_created_is_one_line(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["data", "download", "mnist", "--data-dir", str(blocker / "data")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"neuralab: error: cannot use {blocker}") and err.count("\n") == 1
+    assert "Not a directory" in err

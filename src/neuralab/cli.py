@@ -335,6 +335,11 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`neuralab show X | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = 141
+    except OSError as err:  # a path the system refuses (no such folder, no permission, full)
+        if err.filename is None:
+            raise  # not about a file: a bug, keep the traceback
+        print(f"neuralab: error: cannot use {err.filename}: {err.strerror}", file=sys.stderr)
+        code = 2
     if args.command == "run" and "torch" in sys.modules:
         from neuralab.train.distributed import exit_worker, is_torchrun_worker
 

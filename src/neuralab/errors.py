@@ -2,8 +2,9 @@
 
 Anything the user can fix (missing data, a corrupt file, a malformed ``--set``) raises
 :class:`NeuralabError` with a one-line message that says what is wrong and how to fix it.
-The CLI prints that line and exits with code 2; everything else is a bug and keeps its
-traceback.
+The CLI prints that line and exits with code 2. So it does for an ``OSError`` that names a
+path (a folder that cannot be made, no permission, a full disk): the machine refused, the code
+did not fail. Everything else is a bug and keeps its traceback.
 """
 
 
