@@ -141,7 +141,8 @@ def check_bounds(config: Any) -> None:
         for v in value if many else (value,):
             if isinstance(v, (int, float)) and not isinstance(v, bool) and not bounds.admits(v):
                 what = "each value" if many else "it"
-                raise NeuralabError(f"{f.name}={v:g} is out of range: {what} must be "
+                shown = f"{v:g}" if isinstance(v, float) else str(v)
+                raise NeuralabError(f"{f.name}={shown} is out of range: {what} must be "
                                     f"{bounds.describe()}")
 
 
