@@ -154,3 +154,12 @@ def test_a_data_root_that_cannot_be_created_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"neuralab: error: cannot use {blocker}") and err.count("\n") == 1
     assert "Not a directory" in err
+
+
+def test_the_handouts_data_dir_spelling_is_the_data_root_option():
+    from neuralab.cli import build_parser
+
+    args, _ = build_parser().parse_known_args(["run", "x", "--data_dir", "/d"])
+    assert args.data_dir == "/d"
+    args, _ = build_parser().parse_known_args(["run", "x", "--data-dir", "/e"])
+    assert args.data_dir == "/e"

@@ -19,8 +19,9 @@ DEMO_BUDGET_S = 120
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", default=None,
-                   help="data root (default: $NEURALAB_DATA, else ~/.cache/neuralab)")
+    p.add_argument("--data-dir", "--data_dir", dest="data_dir", default=None,
+                   help="data root (default: $NEURALAB_DATA, else ~/.cache/neuralab); "
+                   "--data_dir as in the UvA handout may also name the cifar-10-batches-py folder")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -36,6 +36,15 @@ def test_torchvision_location_is_accepted(tmp_path, monkeypatch):
     assert load("cifar10", tmp_path).source.path == str(tmp_path / "cifar-10-batches-py")
 
 
+def test_the_batches_folder_itself_is_accepted_as_the_root(tmp_path, monkeypatch):
+    """UvA's ``--data_dir ./cifar10/cifar-10-batches-py`` names the batches folder."""
+    folder = tmp_path / "my-batches"
+    arrays, table = make_cifar_batches(folder)
+    monkeypatch.setattr(cifar10, "MD5", table)
+    ds = load("cifar10", folder)
+    assert ds.source.path == str(folder) and len(ds["test"].labels) == 6
+
+
 def test_bad_batch_md5_is_a_one_line_error(batches_root):
     root, _ = batches_root
     path = root / "cifar10" / "cifar-10-batches-py" / "data_batch_3"

@@ -1,7 +1,8 @@
 """CIFAR-10: the official python batches, or an image-folder copy (``train|test/<class>/*``).
 
 Looked for, in order: ``root/cifar10/cifar-10-batches-py/``, ``root/cifar-10-batches-py/``
-(where torchvision puts it), then the folders ``root/cifar10/{train,test}/<class>/*.jpg|png``.
+(where torchvision puts it), ``root`` itself (the UvA handout's ``--data_dir`` names the batches
+folder), then the folders ``root/cifar10/{train,test}/<class>/*.jpg|png``.
 Batches are md5-checked file by file (the values torchvision lists); an image-folder copy has
 no published checksum, so its source says so (a JPEG copy is a lossy re-encoding).
 Train 50,000 and test 10,000 images, uint8 ``[N, 32, 32, 3]``, classes in the official order.
@@ -45,7 +46,7 @@ FIX = f"delete it and run `neuralab data download {NAME}`"
 
 
 def batch_candidates(root: Path) -> list[Path]:
-    return [root / NAME / BATCH_DIR, root / BATCH_DIR]
+    return [root / NAME / BATCH_DIR, root / BATCH_DIR, root]
 
 
 def find(root: Path) -> tuple[str, Path] | None:
