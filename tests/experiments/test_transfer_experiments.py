@@ -124,6 +124,36 @@ def test_both_paths_train_only_the_tail(tmp_path, cache, cached):
     assert info["trainable_params"] == 320 * 1280 + 2 * 1280 + 1280 * 10 + 10
     assert len(fitted.trainer.history) == 1 and fitted.trainer.step == 5
     assert (tmp_path / "run" / "checkpoint" / "model.safetensors").exists()
+    assert fitted.mirrored_test is None  # tta is off by default
+
+
+@needs_lite0
+@pytest.mark.parametrize("cached", [True, False])
+def test_tta_evaluates_each_test_image_and_its_mirror_image(tmp_path, cache, cached):
+    from neuralab.train.metrics import views_accuracy
+
+    cfg = te.TransferConfig(backbone="efficientnet_lite0", trainable="head,classifier",
+                            resolution=32, cached=cached, epochs=1, batch_size=8,
+                            learning_rate=1e-2, tta=True)
+    ctx = RunContext(name="t", out_dir=tmp_path / "run")
+    train, val, test, classes = _tiny_data()
+    fitted = te.fit_transfer(cfg, ctx, None, data=_tiny_data())
+    model = fitted.trainer.module.eval()
+    # the mirrored loader yields the mirror images (as features on the cached path)
+    start = model.first_trainable_stage() if cached else 0
+    flipped = np.ascontiguousarray(test.images[:, :, ::-1])
+    prep = tr.preprocessing("efficientnet_lite0", 32)
+    x = prep(torch.from_numpy(flipped)).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        model.input_stage = 0
+        want = model(x).softmax(1)
+        model.input_stage = start
+        got = torch.cat([model(xb).softmax(1) for xb, _ in fitted.mirrored_test])
+        plain = torch.cat([model(xb).softmax(1) for xb, _ in fitted.loaders["test"]])
+    torch.testing.assert_close(got, want, rtol=2e-3, atol=2e-3)
+    expected = ((plain + got).argmax(1) == torch.as_tensor(test.labels)).float().mean().item()
+    tta = views_accuracy([fitted.loaders["test"], fitted.mirrored_test], model)
+    assert tta == pytest.approx(expected)
 
 
 def test_random_view_draws_one_of_each_images_views():
@@ -231,6 +261,15 @@ def test_wall_time_is_extraction_plus_training_also_from_the_cache(tmp_path, cac
     again = te.train_transfer(cfg, RunContext(name="t", out_dir=tmp_path / "b"), "t").metrics
     assert again["features_from_cache"] and again["feature_extract_s"] == 100.0
     assert again["wall_time_s"] == pytest.approx(100.0 + again["train_time_s"], abs=0.02)
+    assert "test_accuracy_tta" not in again
+    # with tta: the metric and a note; the mirrored test images' extraction adds to the cost
+    cfg.tta = True
+    tta = te.train_transfer(cfg, RunContext(name="t", out_dir=tmp_path / "c"), "t")
+    assert 0.0 <= tta.metrics["test_accuracy_tta"] <= 1.0
+    assert "test_accuracy_tta: mean softmax of each test image and its mirror" in tta.notes
+    assert not tta.metrics["features_from_cache"]  # the mirrored test images were new
+    assert len(list((cache / "features" / "efficientnet_lite0").glob("*.json"))) == 2
+    assert tta.metrics["feature_extract_s"] >= 100.0
 
 
 @needs_lite0

@@ -119,3 +119,23 @@ def test_compile_setting_compiles_the_model_in_place(monkeypatch):
     assert calls == [trainer.module]
     plain, _ = _trainer(TrainSettings(max_epochs=1))
     assert calls == [trainer.module]  # not compiled unless asked
+
+
+def test_views_accuracy_averages_the_softmax_of_each_view():
+    from neuralab.train.metrics import views_accuracy
+
+    model = torch.nn.Identity()
+    model.register_parameter("p", torch.nn.Parameter(torch.zeros(1)))  # gives it a device
+    y = torch.tensor([0, 1, 1])
+    # view a is sure of class 0 for every sample; view b is surer still of the true class
+    # for the last two: the mean softmax then follows b there
+    a = torch.tensor([[2.0, 0.0], [2.0, 0.0], [2.0, 0.0]])
+    b = torch.tensor([[0.0, 0.0], [0.0, 9.0], [-1.0, 0.0]])
+    first = TensorLoader(a, y, batch_size=2)
+    second = TensorLoader(b, y, batch_size=2)
+    assert views_accuracy([first], model) == pytest.approx(1 / 3)
+    assert views_accuracy([first, second], model) == pytest.approx(2 / 3)
+    expected = ((a.softmax(1) + b.softmax(1)).argmax(1) == y).float().mean().item()
+    assert views_accuracy([first, second], model) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="different labels"):
+        views_accuracy([first, TensorLoader(b, torch.tensor([1, 1, 1]), batch_size=2)], model)

@@ -56,7 +56,7 @@ from neuralab.train import (
     make_scheduler,
 )
 from neuralab.train.features import cached_features, extraction_batch
-from neuralab.train.metrics import compute_loss_and_accuracy
+from neuralab.train.metrics import compute_loss_and_accuracy, views_accuracy
 
 ZEBRA_SHA256 = "120425d3ba5adcfc50fa3609b39564791bd03228c03750fd7088ace5c0116a9a"
 ZEBRA_CLASS = 340
@@ -90,6 +90,7 @@ class TransferConfig:
     train_subset: int | None = None  # cifar10 only: about N training images, stratified
     test_subset: int | None = None  # cifar10 only: about N test (and N validation) images
     extract_batch: int | None = None  # None: extraction_batch(resolution)
+    tta: bool = False  # also report test_accuracy_tta: mean softmax of each image and its mirror
     gradcam_images: int = 8  # Grad-CAM on this many test images (0: none)
 
 
@@ -157,6 +158,7 @@ class Fitted:
     model: torch.nn.Module
     info: dict[str, Any]
     splits: dict[str, Any]
+    mirrored_test: TensorLoader | None = None  # with tta: the test images mirrored, same order
 
 
 def fit_transfer(cfg: TransferConfig, ctx, checkpoint_dir: Path | None, data=None) -> Fitted:
@@ -194,7 +196,7 @@ def fit_transfer(cfg: TransferConfig, ctx, checkpoint_dir: Path | None, data=Non
         raise NeuralabError(f"trainable={cfg.trainable!r} leaves no frozen stage to cache; "
                             f"train end to end with --set cached=false")
     build = _cached_loaders if cfg.cached else _end_to_end_loaders
-    loaders, train_loader = build(cfg, ctx, model, splits, prep, info)
+    loaders, train_loader, mirrored_test = build(cfg, ctx, model, splits, prep, info)
     opt = make_optimizer(cfg.optimizer, [p for p in model.parameters() if p.requires_grad],
                          cfg.learning_rate, cfg.momentum, cfg.weight_decay)
     settings = TrainSettings(max_epochs=cfg.epochs, eval_every=cfg.eval_every,
@@ -206,19 +208,21 @@ def fit_transfer(cfg: TransferConfig, ctx, checkpoint_dir: Path | None, data=Non
                       log=ctx.log)
     trainer.fit(resume=ctx.resume and checkpoint_dir is not None)
     info["train_time_s"] = round(trainer.elapsed_s, 2)
-    return Fitted(trainer, loaders, model, info, splits)
+    return Fitted(trainer, loaders, model, info, splits, mirrored_test)
 
 
 def _cached_loaders(cfg: TransferConfig, ctx, model, splits: dict, prep, info: dict):
-    """Evaluation loaders and the training loader over cached features of the frozen stages
-    (``model`` then starts at its first trainable stage). With ``augment`` the training set
-    holds each image's features as it is and mirrored, and every batch draws one of the two."""
+    """Evaluation loaders, the training loader and (with ``tta``) the mirrored test images'
+    loader, over cached features of the frozen stages (``model`` then starts at its first
+    trainable stage). With ``augment`` the training set holds each image's features as it is
+    and mirrored, and every batch draws one of the two."""
     cut = model.first_trainable_stage()
     train = splits["train"]
     sources = dict(splits)
     if cfg.augment:  # the mirror images of the training set: a second view to draw from
-        sources["train-mirrored"] = type(train)(
-            np.ascontiguousarray(train.images[:, :, ::-1]), train.labels)
+        sources["train-mirrored"] = _mirrored(train)
+    if cfg.tta:
+        sources["test-mirrored"] = _mirrored(splits["test"])
     feats, metas = {}, []
     for name, split in sources.items():
         feats[name], meta = cached_features(
@@ -231,6 +235,7 @@ def _cached_loaders(cfg: TransferConfig, ctx, model, splits: dict, prep, info: d
     entries = {m["key"]: m for m in metas}.values()  # splits with the same images: once
     extract_s = sum(m["extract_s"] for m in entries)
     info.update(path="cached-features" + (" (+ mirrored views)" if cfg.augment else ""),
+                tta=cfg.tta,
                 feature_stage=metas[0]["stage"], feature_shape=metas[0]["shape"][1:],
                 features_from_cache=all(m["from_cache"] for m in metas),
                 feature_extract_s=round(extract_s, 1),
@@ -244,12 +249,15 @@ def _cached_loaders(cfg: TransferConfig, ctx, model, splits: dict, prep, info: d
         train_x, train_tf = np.stack([train_x, feats["train-mirrored"]], 1), random_view
     train_loader = TensorLoader(train_x, train.labels, cfg.batch_size, shuffle=True,
                                 seed=ctx.seed, transform=train_tf, device=ctx.device)
-    return loaders, train_loader
+    mirrored_test = (TensorLoader(feats["test-mirrored"], splits["test"].labels, 500,
+                                  transform=_to_float, device=ctx.device) if cfg.tta else None)
+    return loaders, train_loader, mirrored_test
 
 
 def _end_to_end_loaders(cfg: TransferConfig, ctx, model, splits: dict, prep, info: dict):
-    """Evaluation loaders and the training loader over images, the whole network running on
-    every batch; ``augment``: random crop (``crop_padding``) and horizontal flip."""
+    """Evaluation loaders, the training loader and (with ``tta``) the mirrored test images'
+    loader over images, the whole network running on every batch; ``augment``: random crop
+    (``crop_padding``) and horizontal flip."""
     aug = image_transform(crop_padding=cfg.crop_padding if cfg.augment else 0, flip=cfg.augment)
 
     def train_tf(x, g):
@@ -258,14 +266,22 @@ def _end_to_end_loaders(cfg: TransferConfig, ctx, model, splits: dict, prep, inf
     def eval_tf(x, g):
         return prep(x).contiguous(memory_format=torch.channels_last)
 
-    info.update(path="end-to-end" + (" (augmented)" if cfg.augment else ""))
+    info.update(path="end-to-end" + (" (augmented)" if cfg.augment else ""), tta=cfg.tta)
     model.to(memory_format=torch.channels_last)
     loaders = {name: TensorLoader(split.images, split.labels, 100, transform=eval_tf,
                                   device=ctx.device) for name, split in splits.items()}
     train_loader = TensorLoader(splits["train"].images, splits["train"].labels, cfg.batch_size,
                                 shuffle=True, seed=ctx.seed, transform=train_tf,
                                 device=ctx.device)
-    return loaders, train_loader
+    test = splits["test"]
+    mirrored_test = (TensorLoader(_mirrored(test).images, test.labels, 100, transform=eval_tf,
+                                  device=ctx.device) if cfg.tta else None)
+    return loaders, train_loader, mirrored_test
+
+
+def _mirrored(split):
+    """The split with every image mirrored left-right (``[N, H, W, C]``, W reversed)."""
+    return type(split)(np.ascontiguousarray(split.images[:, :, ::-1]), split.labels)
 
 
 def _notes(info: dict[str, Any]) -> str:
@@ -297,6 +313,14 @@ def train_transfer(cfg: TransferConfig, ctx, title: str) -> RunResult:
     result = classifier_result(ctx, fitted.trainer, fitted.loaders, info["classes"], title,
                                notes=_notes(info))
     result.metrics.update({k: info[k] for k in _INFO_METRICS if k in info})
+    if fitted.mirrored_test is not None:
+        result.metrics["test_accuracy_tta"] = views_accuracy(
+            [fitted.loaders["test"], fitted.mirrored_test], fitted.trainer.module,
+            fitted.trainer.device)
+        ctx.log(f"test accuracy {result.metrics['test_accuracy']:.4f}, with flip TTA "
+                f"{result.metrics['test_accuracy_tta']:.4f}")
+        result.notes += (" test_accuracy_tta: mean softmax of each test image and its mirror "
+                         "image (the headline test_accuracy uses the images alone).")
     # the result's cost from scratch, also for a resumed run (whose own process time misses
     # the earlier sessions): feature extraction, as measured when the cache was built, plus
     # the Trainer's cumulative training time

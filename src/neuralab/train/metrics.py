@@ -39,6 +39,31 @@ def compute_loss_and_accuracy(loader: Iterable, model: torch.nn.Module,
 
 
 @torch.no_grad()
+def views_accuracy(loaders: list[Iterable], model: torch.nn.Module,
+                   device: str | torch.device | None = None) -> float:
+    """Test-time augmentation: accuracy of the mean softmax over several views of each sample.
+
+    ``loaders`` yield the same samples in the same order, one view each (e.g. the images and
+    their mirror images): ``p_i = sum_v softmax(f(x_i^v))``, accuracy ``#{argmax p_i == y_i} / N``,
+    all-reduced under DDP like :func:`compute_loss_and_accuracy`.
+    """
+    was_training = model.training
+    model.eval()
+    device = device or next(model.parameters()).device
+    sums = torch.zeros(2, dtype=torch.float64, device=device)  # correct, n
+    for batches in zip(*loaders, strict=True):
+        y = batches[0][1].to(device)
+        if any(not torch.equal(b[1].to(device), y) for b in batches[1:]):
+            raise ValueError("views_accuracy: the loaders yield different labels")
+        p = sum(model(x.to(device)).softmax(1) for x, _ in batches)
+        sums[0] += (p.argmax(1) == y).sum()
+        sums[1] += y.shape[0]
+    sums = all_reduce_sum(sums)
+    model.train(was_training)
+    return sums[0].item() / max(sums[1].item(), 1.0)
+
+
+@torch.no_grad()
 def predict(loader: Iterable, model: torch.nn.Module,
             device: str | torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(predicted class, true label) for every sample of ``loader``, on the CPU.
