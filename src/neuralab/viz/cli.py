@@ -43,11 +43,9 @@ class LoadedRun:
 def _cifar_rebuild(cfg) -> dict[str, Any]:
     import torch
 
-    from neuralab.data.augment import NORMALIZATION
-    from neuralab.experiments.cifar10 import TDT4265_MEAN, TDT4265_STD, _build_model
+    from neuralab.experiments.cifar10 import _build_model, normalization
 
-    mean, std = ((TDT4265_MEAN, TDT4265_STD) if cfg.normalization == "tdt4265"
-                 else NORMALIZATION["cifar10"])
+    mean, std = normalization(cfg.normalization)
     flat = cfg.model == "mlp"
 
     def preprocess(x: torch.Tensor) -> torch.Tensor:
