@@ -14,6 +14,7 @@ from pathlib import Path
 
 from neuralab import argtypes
 from neuralab.errors import NeuralabError
+from neuralab.text import text_table
 
 DEMO_BUDGET_S = 120
 
@@ -135,9 +136,7 @@ def cmd_list(args) -> int:
             if isinstance(last.get("value"), float) else str(last.get("value")))
         rows.append((e.name, e.topic, e.target.describe(), result, ",".join(e.tags)))
     header = ("experiment", "topic", "target", "last result", "tags")
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    for r in [header, *rows]:
-        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    print("\n".join(text_table(header, rows)))
     return 0
 
 
@@ -151,12 +150,10 @@ def cmd_show(args) -> int:
     print(f"target:  {exp.target.describe()} ({exp.target.source})")
     print(f"settings (neuralab run {exp.name} --set FIELD=VALUE, or --FIELD VALUE):")
     rows = describe_fields(exp.make_config())
-    header = {"field": "field", "type": "type", "value": "default", "range": "range",
-              "note": "note"}
-    keys = list(header)
-    widths = {k: max(len(r[k]) for r in [header, *rows]) for k in keys[:-1]}
-    for r in [header, *rows]:
-        print("  " + "  ".join([*(r[k].ljust(widths[k]) for k in keys[:-1]), r["note"]]).rstrip())
+    keys = ("field", "type", "value", "range", "note")
+    lines = text_table(("field", "type", "default", "range", "note"),
+                       ([r[k] for k in keys] for r in rows))
+    print("\n".join("  " + line for line in lines))
     return 0
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from neuralab.errors import NeuralabError
 from neuralab.io import atomic_write_text, read_json, write_json
 from neuralab.system import hardware_line
+from neuralab.text import text_table
 
 REQUIRED = ("experiment", "metric", "value", "target", "met", "wall_time_s", "hardware", "data",
             "command", "date", "versions")
@@ -150,10 +151,7 @@ def format_table(rows: list[dict]) -> str:
     if not rows:
         return "no reference results yet"
     cols = list(rows[0])
-    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
-    lines = ["  ".join(c.ljust(widths[c]) for c in cols)]
-    lines += ["  ".join(str(r[c]).ljust(widths[c]) for c in cols) for r in rows]
-    return "\n".join(lines)
+    return "\n".join(text_table(cols, ([r[c] for c in cols] for r in rows)))
 
 
 def markdown_table(rows: list[dict]) -> str:

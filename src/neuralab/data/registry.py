@@ -12,6 +12,7 @@ from neuralab.data import cifar10, digits, emnist, flowers17, image_folder, mnis
 from neuralab.data.dataset import Dataset
 from neuralab.data.paths import data_root
 from neuralab.errors import DataError
+from neuralab.text import text_table
 
 
 @dataclass(frozen=True)
@@ -107,10 +108,7 @@ def format_status_table(rows: list[dict]) -> str:
                       mark[row.get("verified")] if found else "-",
                       *(f"{counts[s]:,}" if s in counts else "-" for s in ("train", "val", "test")),
                       row.get("path") or "-"])
-    widths = [max(len(str(r[i])) for r in [header, *table]) for i in range(len(header))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-             for r in [header, *table]]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines = text_table(header, table, rule=True)
     notes = [f"{row['name']}: {row['note']}" for row in rows if row.get("note")]
     return "\n".join(lines + ([""] + notes if notes else []))
 
