@@ -42,8 +42,9 @@ class LineProgress:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def set_postfix(self, **values: Any) -> None:
-        self.postfix = values
+    def set_postfix(self, ordered_dict: dict[str, Any] | None = None, refresh: bool = True,
+                    **values: Any) -> None:
+        self.postfix = {**(ordered_dict or {}), **values}
 
     def update(self, n: int = 1) -> None:
         self.n += n

@@ -85,7 +85,7 @@ def test_hidden_gradient_norms_one_per_step_and_finite():
 
 
 def _tiny_cell(calls):
-    def train_cell(model_name, seq_length, seed, cfg, device, log=None):
+    def train_cell(model_name, seq_length, seed, cfg, device, log=None, **kw):
         calls.append((model_name, seq_length, seed))
         model = pal.make_model(model_name, seq_length, seed, cfg, device)
         acc = 1.0 if seq_length <= 5 else 0.5 + 0.1 * (model_name == "lstm") + 0.01 * seed
@@ -161,3 +161,53 @@ def test_summary_and_accuracy_plot():
     assert summary["lstm"][10]["n"] == 1
     fig = plot_accuracy_vs_length(rows, title="x")
     assert len(fig.axes) == 2 and fig.axes[0].get_ylim()[1] > 1.0
+
+
+def test_a_sigkilled_palindrome_run_resumes_exactly(tmp_path):
+    """Palindromes train through the Trainer: a run killed after its first checkpoint and
+    resumed ends with the same steps, history and test figures as an unbroken run."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    settings = ["--set", "train_steps=1000", "--set", "eval_every=20", "--set",
+                "plateau_evals=1000", "--set", "num_hidden=16", "--set", "seq_length=4"]
+    exp = get_experiment("palindrome-rnn")
+    cfg = exp.make_config(dict(item.split("=") for item in settings[1::2]))
+    _, ref = run_experiment(exp, cfg, seed=3, device="cpu", out_root=tmp_path / "ref",
+                            command="reference")
+    out = tmp_path / "killed"
+    env = {**os.environ, "NEURALAB_PROGRESS": "off"}
+    proc = subprocess.Popen([sys.executable, "-m", "neuralab", "run", "palindrome-rnn",
+                             *settings, "--seed", "3", "--device", "cpu", "--out", str(out)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not list(out.glob("palindrome-rnn/*/checkpoint/state.pt")):
+        assert proc.poll() is None, "the run ended before its first checkpoint"
+        assert time.time() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    run_dir = find_unfinished(out, "palindrome-rnn")
+    assert not (run_dir / "metrics.json").exists()
+    _, got = run_experiment(exp, cfg, seed=3, device="cpu", out_root=out, resume_dir=run_dir,
+                            command="resume")
+    for key in ("accuracy", "test_loss", "steps", "plateau_step"):
+        assert got["metrics"][key] == ref["metrics"][key], key
+    assert got["metrics"]["steps"] == 1000
+    strip = [{k: v for k, v in r.items() if k != "time_s"}
+             for r in read_csv(run_dir / "history.csv")]
+    ref_dir = next((tmp_path / "ref" / "palindrome-rnn").iterdir())
+    assert strip == [{k: v for k, v in r.items() if k != "time_s"}
+                     for r in read_csv(ref_dir / "history.csv")]
+
+
+def test_an_absurd_learning_rate_is_divergence_in_a_single_run_and_a_result_in_a_sweep():
+    from neuralab.train import NonFiniteLoss
+
+    cfg = pal.PalindromeConfig(learning_rate=1e6, num_hidden=8, train_steps=300)
+    with pytest.raises(NonFiniteLoss, match="training diverged at step"):
+        pal.train_model("rnn", 5, 0, cfg, show_progress=False)
+    cell = pal.train_cell("rnn", 5, 0, cfg, "cpu")
+    assert cell.row["diverged"] and cell.row["steps"] < 300

@@ -70,7 +70,9 @@ def test_nonfinite_loss_stops_with_a_clear_error_and_keeps_the_checkpoint(tmp_pa
 
     trainer2, _ = _trainer(TrainSettings(max_epochs=6, show_progress=False), tmp_path,
                            loss_fn=bad_loss)
-    with pytest.raises(NonFiniteLoss, match=r"loss became nan at step \d+.*checkpoint is kept"):
+    with pytest.raises(NonFiniteLoss,
+                       match=r"diverged at step \d+: the training loss became nan.*"
+                             r"checkpoint is kept"):
         trainer2.fit(resume=True)
     assert (tmp_path / "ckpt" / "model.safetensors").read_bytes() == before
 

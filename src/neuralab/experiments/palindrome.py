@@ -34,6 +34,7 @@ handout's default).
 from __future__ import annotations
 
 import contextlib
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -141,80 +142,91 @@ def cpu_threads(n: int, device: str) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-@torch.no_grad()
-def evaluate(model: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]],
-             ) -> dict[str, float]:
-    """Mean cross-entropy and accuracy over fixed ``(x, y)`` batches."""
-    loss = correct = total = 0.0
-    for x, y in batches:
-        logits = model(x)
-        loss += F.cross_entropy(logits, y, reduction="sum").item()
-        correct += (logits.argmax(1) == y).sum().item()
-        total += len(y)
-    return {"loss": loss / total, "accuracy": correct / total}
-
-
 def _fixed_batches(data: PalindromeDataset, n_batches: int, batch_size: int,
                    device: str) -> list[tuple[torch.Tensor, torch.Tensor]]:
     return [tuple(t.to(device) for t in data.batch(batch_size)) for _ in range(n_batches)]
 
 
+class PalindromeBatches:
+    """The training stream for the Trainer: an endless iterable of fresh ``(x, y)`` batches
+    whose generator state is its :meth:`state_dict` (exact resume). Under DDP each rank draws
+    ``batch_size / world_size`` palindromes per step from a stream of its own."""
+
+    def __init__(self, data: PalindromeDataset, batch_size: int):
+        self.data, self.batch_size = data, batch_size
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        while True:
+            yield self.data.batch(self.batch_size)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"bit_generator": self.data.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.data.rng.bit_generator.state = state["bit_generator"]
+
+
+def _train_stream(seq_length: int, seed: int, cfg: PalindromeTraining) -> PalindromeBatches:
+    from neuralab.train.distributed import current
+
+    dist = current()
+    if cfg.batch_size % dist.world_size:
+        raise NeuralabError(f"batch_size {cfg.batch_size} must divide into {dist.world_size} "
+                            "processes")
+    data = _dataset(seq_length, seed, 0, cfg)
+    if dist.rank:  # rank 0 keeps the single-process stream; the others get streams of their own
+        data = PalindromeDataset(seq_length, seed=_stream_seed(seed + 7919 * dist.rank,
+                                                               seq_length, 0),
+                                 one_hot=cfg.input_dim == NUM_CLASSES, batch_size=cfg.batch_size)
+    return PalindromeBatches(data, cfg.batch_size // dist.world_size)
+
+
 def train_model(model_name: str, seq_length: int, seed: int, cfg: PalindromeTraining,
-                device: str = "cpu", log: Callable[[str], None] | None = None) -> CellRun:
+                device: str = "cpu", log: Callable[[str], None] | None = None,
+                checkpoint_dir: Path | None = None, resume: bool = False,
+                record_divergence: bool = False, show_progress: bool = True) -> CellRun:
     """Train one model on palindromes of length ``seq_length`` as the handout's ``train.py``
-    does (RMSprop, clipping, fresh batches every step), evaluate on held-out palindromes every
-    ``eval_every`` steps, stop at the accuracy plateau or after ``train_steps``, then measure the
-    test accuracy on fresh palindromes from an independent seed."""
+    does (RMSprop, clipping at ``max_norm``, fresh batches every step), through the Trainer:
+    held-out evaluation every ``eval_every`` steps, an :class:`AccuracyPlateau` early exit,
+    checkpoints in ``checkpoint_dir`` every ``eval_every * 5`` steps (exact resume with
+    ``resume``). Then the test accuracy on fresh palindromes from an independent seed.
+
+    A diverging run raises :class:`~neuralab.train.NonFiniteLoss`, or, with
+    ``record_divergence`` (sweep cells), stops and is recorded as ``diverged``.
+    """
+    from neuralab.train import Trainer, TrainSettings
+    from neuralab.train.callbacks import AccuracyPlateau, StopOnNonFinite
+
     start = time.perf_counter()
     with cpu_threads(cfg.num_threads, device):
         model = make_model(model_name, seq_length, seed, cfg, device)
         optimizer = torch.optim.RMSprop(model.parameters(), lr=cfg.learning_rate)
-        train_data = _dataset(seq_length, seed, 0, cfg)
         val = _fixed_batches(_dataset(seq_length, seed, 1, cfg), 1, cfg.val_size, device)
-        history: list[dict[str, Any]] = []
-        run_loss = run_correct = run_n = 0.0
-        streak, solved_step, diverged, step = 0, None, False, 0
-        while step < cfg.train_steps:
-            step += 1
-            x, y = (t.to(device) for t in train_data.batch(cfg.batch_size))
-            logits = model(x)
-            loss = F.cross_entropy(logits, y)  # the last step's prediction only
-            if not torch.isfinite(loss):
-                diverged = True
-                break
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=cfg.max_norm)
-            optimizer.step()
-            run_loss += loss.item() * len(y)
-            run_correct += (logits.detach().argmax(1) == y).sum().item()
-            run_n += len(y)
-            if step % cfg.eval_every == 0 or step == cfg.train_steps:
-                m = evaluate(model, val)
-                history.append({"step": step, "train_loss": run_loss / run_n,
-                                "train_accuracy": run_correct / run_n, "val_loss": m["loss"],
-                                "val_accuracy": m["accuracy"],
-                                "time_s": round(time.perf_counter() - start, 3)})
-                run_loss = run_correct = run_n = 0.0
-                if m["accuracy"] >= cfg.plateau_accuracy:
-                    streak += 1
-                    solved_step = solved_step or step
-                else:
-                    streak, solved_step = 0, None
-                if streak >= cfg.plateau_evals:
-                    break
+        plateau = AccuracyPlateau(cfg.plateau_accuracy, cfg.plateau_evals)
+        callbacks = [plateau, *([StopOnNonFinite()] if record_divergence else [])]
+        settings = TrainSettings(max_steps=cfg.train_steps, eval_every=cfg.eval_every,
+                                 grad_clip=cfg.max_norm, checkpoint_every=5 * cfg.eval_every,
+                                 show_progress=show_progress)
+        trainer = Trainer(model, optimizer, _train_stream(seq_length, seed, cfg),
+                          val_loader=val, settings=settings, device=device,
+                          checkpoint_dir=checkpoint_dir, log=log, callbacks=callbacks)
+        fit_started = time.perf_counter()
+        trainer.fit(resume=resume)
+        earlier = trainer.elapsed_s - (time.perf_counter() - fit_started)  # before a resume
         test = _fixed_batches(_dataset(seq_length, seed, 2, cfg), cfg.test_batches,
                               cfg.batch_size, device)
-        final = evaluate(model, test)
-    wall = time.perf_counter() - start
+        final = trainer.evaluate(test)
+    wall = max(earlier, 0.0) + time.perf_counter() - start
     row = {"model": model_name, "seq_length": seq_length, "seed": seed,
            "accuracy": round(final["accuracy"], 5), "test_loss": round(final["loss"], 5),
-           "steps": step, "stopped_early": streak >= cfg.plateau_evals,
-           "plateau_step": solved_step, "diverged": diverged, "wall_time_s": round(wall, 2)}
+           "steps": trainer.step, "stopped_early": plateau.reached,
+           "plateau_step": plateau.reached_step, "diverged": trainer.diverged,
+           "wall_time_s": round(wall, 2)}
     if log:
         log(f"{model_name} T={seq_length} seed {seed}: accuracy {final['accuracy']:.4f} after "
-            f"{step} steps ({wall:.1f} s){' [diverged]' if diverged else ''}")
-    return CellRun(row=row, history=history, model=model)
+            f"{trainer.step} steps ({wall:.1f} s){' [diverged]' if trainer.diverged else ''}")
+    history = [{k: v for k, v in r.items() if k != "epoch"} for r in trainer.history]
+    return CellRun(row=row, history=history, model=trainer.module)
 
 
 def hidden_gradient_norms(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
@@ -269,7 +281,8 @@ def _record_data(ctx, what: str) -> None:
 
 def _run_single(model_name: str, cfg: PalindromeConfig, ctx) -> RunResult:
     _record_data(ctx, f"T={cfg.seq_length}")
-    cell = train_model(model_name, cfg.seq_length, ctx.seed, cfg, ctx.device, log=ctx.log)
+    cell = train_model(model_name, cfg.seq_length, ctx.seed, cfg, ctx.device, log=ctx.log,
+                       checkpoint_dir=ctx.checkpoint_dir, resume=ctx.resume)
     row = cell.row
     label = "vanilla RNN" if model_name == "rnn" else "LSTM"
     ctx.save_plot(plot_curves(cell.history, splits=("train", "val", "test"),
@@ -373,7 +386,8 @@ def run_palindrome_sweep(cfg: PalindromeSweepConfig, ctx) -> RunResult:
             raise NeuralabError(f"unknown model {name!r} in models; valid: {', '.join(MODELS)}")
     _record_data(ctx, "T=" + ",".join(map(str, cfg.seq_lengths)))
     cells_dir = _cells_dir(ctx)
-    cells_dir.mkdir(parents=True, exist_ok=True)
+    if ctx.is_main:
+        cells_dir.mkdir(parents=True, exist_ok=True)
     done = load_finished_cells(cells_dir) if ctx.resume else {}
     seeds = [ctx.seed + s for s in range(cfg.seeds)]
     # seed by seed, short lengths first, models side by side: a sweep cut off part-way still
@@ -389,13 +403,19 @@ def run_palindrome_sweep(cfg: PalindromeSweepConfig, ctx) -> RunResult:
             rows.append(done[key])
             continue
         ctx.log(f"[{i}/{len(plan)}] training {key}")
-        cell = train_cell(model_name, seq_length, seed, cfg, ctx.device, ctx.log)
-        if seq_length == cfg.grad_seq_length and seed == seeds[0] and cell.model is not None:
-            save_weights(cell.model, cells_dir / f"{key}.safetensors")  # before the JSON
-        write_csv(cells_dir / f"{key}.history.csv", cell.history or [{"step": 0}])
-        write_json(cells_dir / f"{key}.json", cell.row)
+        # a cell cut off part-way resumes from its own checkpoint, removed once it is finished
+        cell_ckpt = cells_dir / f"{key}.checkpoint"
+        cell = train_cell(model_name, seq_length, seed, cfg, ctx.device, ctx.log,
+                          checkpoint_dir=cell_ckpt, resume=ctx.resume)
+        if ctx.is_main:
+            if seq_length == cfg.grad_seq_length and seed == seeds[0] and cell.model is not None:
+                save_weights(cell.model, cells_dir / f"{key}.safetensors")  # before the JSON
+            write_csv(cells_dir / f"{key}.history.csv", cell.history or [{"step": 0}])
+            write_json(cells_dir / f"{key}.json", cell.row)
+            write_csv(Path(ctx.out_dir) / "cells.csv", [*rows, cell.row])  # a look mid-run
+            for leftover in (cell_ckpt, cell_ckpt.with_name(cell_ckpt.name + ".old")):
+                shutil.rmtree(leftover, ignore_errors=True)
         rows.append(cell.row)
-        write_csv(Path(ctx.out_dir) / "cells.csv", rows)  # the table so far, for a look mid-run
     return _sweep_result(cfg, ctx, rows, seeds)
 
 
@@ -417,9 +437,13 @@ def run_palindrome_sweep_uniform(cfg: PalindromeSweepUniformConfig, ctx) -> RunR
 
 
 def train_cell(model_name: str, seq_length: int, seed: int, cfg: PalindromeTraining,
-               device: str, log: Callable[[str], None] | None = None) -> CellRun:
-    """One sweep cell (a module-level hook so tests can swap in a tiny trainer)."""
-    return train_model(model_name, seq_length, seed, cfg, device, log=log)
+               device: str, log: Callable[[str], None] | None = None,
+               checkpoint_dir: Path | None = None, resume: bool = False) -> CellRun:
+    """One sweep cell (a module-level hook so tests can swap in a tiny trainer): a diverging
+    cell is a result (``diverged`` in its row), not an error."""
+    return train_model(model_name, seq_length, seed, cfg, device, log=log,
+                       checkpoint_dir=checkpoint_dir, resume=resume, record_divergence=True,
+                       show_progress=False)
 
 
 def _sweep_result(cfg: PalindromeSweepConfig, ctx, rows: list[dict[str, Any]],

@@ -6,10 +6,17 @@
     history = trainer.fit(resume=ctx.resume)
 
 It trains for an epoch or a step budget, evaluates on the validation split every ``eval_every``
-steps (else once per epoch), stops early when the validation loss has not improved for
-``patience`` evaluations, checkpoints every epoch (and every ``checkpoint_every`` steps) with
-everything exact resume needs, and stops with a clear error on a non-finite loss (the last good
-checkpoint stays). History is returned as data; plotting is :mod:`neuralab.viz`'s job.
+steps (else once per epoch), checkpoints every epoch (and every ``checkpoint_every`` steps) with
+everything exact resume needs, and stops with a clear error when training diverges: a nan/inf
+loss, a loss exploding far above its start, or weights overflowing (the last good checkpoint
+stays, and a checkpoint is written only when every tensor in it is finite). History is returned
+as data; plotting is :mod:`neuralab.viz`'s job.
+
+What differs between experiments is a callback (:mod:`neuralab.train.callbacks`): when to stop
+(:class:`EarlyStopping` on the validation loss is the default when ``patience`` is set, an
+:class:`AccuracyPlateau`, ...), what to do on a non-finite loss (raise, or
+:class:`StopOnNonFinite`), what to measure (:class:`TimeToAccuracy`), what to print
+(:class:`PrintEvaluations`, on by default: one line per evaluation).
 
 Under torchrun the model is wrapped in DistributedDataParallel, each rank trains on its shard
 of the loader, metrics are all-reduced and only rank 0 writes checkpoints.
@@ -17,8 +24,8 @@ of the loader, metrics are all-reduced and only rank 0 writes checkpoints.
 
 from __future__ import annotations
 
-import copy
 import math
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -31,6 +38,12 @@ import torch.nn.functional as F
 from neuralab.errors import NeuralabError
 from neuralab.progress import progress
 from neuralab.train import checkpoint as ckpt
+from neuralab.train.callbacks import (
+    Callback,
+    DivergenceGuard,
+    EarlyStopping,
+    PrintEvaluations,
+)
 from neuralab.train.distributed import DistInfo, all_gather_object, all_reduce_sum, barrier, current
 from neuralab.train.metrics import compute_loss_and_accuracy
 
@@ -52,21 +65,30 @@ class TrainSettings:
     cudnn_benchmark: bool = True  # on CUDA: let cuDNN time and pick its fastest kernels
     compile: bool = False  # torch.compile the model's forward (pays off on GPUs; on a 2-core
     # CPU it was not faster for the airbench net, 2026-11-24)
-    show_progress: bool = True
+    show_progress: bool = True  # the live bar and one printed line per evaluation
+    guard_divergence: bool = True  # stop on an exploding (finite) loss or overflowing weights
 
 
 class NonFiniteLoss(NeuralabError):
-    pass
+    """Training diverged (nan/inf loss, exploding loss or weights); the message says where."""
 
 
 class Trainer:
+    """Train ``model`` with ``optimizer`` on ``train_loader``; see the module docstring.
+
+    Default callbacks come first (:class:`DivergenceGuard` unless ``guard_divergence`` is off,
+    :class:`EarlyStopping` on ``val_loss`` when ``patience`` or ``restore_best`` is set,
+    :class:`PrintEvaluations` when ``show_progress``), then ``callbacks`` in the given order.
+    """
+
     def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                  train_loader: Iterable, *, val_loader: Iterable | None = None,
                  loss_fn: Callable = F.cross_entropy, scheduler: Any = None,
                  settings: TrainSettings | None = None, device: str | torch.device = "cpu",
                  checkpoint_dir: str | Path | None = None, dist: DistInfo | None = None,
                  log: Callable[[str], None] | None = None, track_accuracy: bool = True,
-                 extra_eval: dict[str, Iterable] | None = None):
+                 extra_eval: dict[str, Iterable] | None = None,
+                 callbacks: Iterable[Callback] = ()):
         self.settings = settings or TrainSettings()
         s = self.settings
         if s.max_epochs is None and s.max_steps is None:
@@ -93,21 +115,60 @@ class Trainer:
         # e.g. {"test": loader} to draw train, validation and test curves on one figure
         self.extra_eval = dict(extra_eval or {})
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
-        self.log = log or (lambda msg: None)
+        self._log = log or _print_to_stderr
         self.track_accuracy = track_accuracy
         use_amp = s.amp and self.device.type == "cuda"
         self.amp_dtype = (torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported()
                           else torch.float16 if use_amp else None)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        defaults: list[Callback] = []
+        if s.guard_divergence:
+            # on a GPU every look at the loss is a sync: check every 50 steps there
+            defaults.append(DivergenceGuard(every=1 if self.device.type == "cpu" else 50))
+        if s.patience is not None or s.restore_best:
+            defaults.append(EarlyStopping("val_loss", s.patience, restore_best=s.restore_best))
+        if s.show_progress:
+            defaults.append(PrintEvaluations())
+        self.callbacks: list[Callback] = [*defaults, *callbacks]
         # counters: all saved in checkpoints
         self.step, self.epoch = 0, 0
+        self.samples_seen = 0  # training samples of this rank, for throughput
         self.history: list[dict[str, Any]] = []
-        self.best_val_loss, self.evals_since_best = math.inf, 0
-        self.best_state: dict[str, torch.Tensor] | None = None
         self.elapsed_s = 0.0  # wall time inside fit(), evaluations included
         self.eval_s = 0.0  # of which spent in evaluations
-        self.stopped_early = False
+        self.stop_reason: str | None = None  # why training ended before its budget
+        self.diverged = False  # stopped (not raised) on a non-finite loss
+        self.restored_step: int | None = None  # step of the weights restored at the end
+        self._last_good_step: int | None = None  # step of the newest checkpoint on disk
+        self._bar = None
+        self._t0 = time.perf_counter()
         self._sums = torch.zeros(3, dtype=torch.float64, device=self.device)  # loss*n, hits, n
+
+    # ----------------------------------------------------------------- callbacks
+    def callback(self, kind: type[Callback]) -> Callback | None:
+        """The first callback of class ``kind`` (e.g. ``trainer.callback(EarlyStopping)``)."""
+        return next((c for c in self.callbacks if isinstance(c, kind)), None)
+
+    def request_stop(self, reason: str) -> None:
+        """End training after the current step or evaluation (callbacks call this)."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+            self.log(f"stopping at step {self.step}: {reason}")
+
+    @property
+    def stopped_early(self) -> bool:
+        return self.stop_reason is not None
+
+    def log(self, message: str) -> None:
+        """A message that never collides with the progress bar (and only from rank 0)."""
+        if not self.dist.is_main:
+            return
+        bar = self._bar
+        if bar is not None and hasattr(bar, "external_write_mode"):
+            with bar.external_write_mode():
+                self._log(message)
+        else:
+            self._log(message)
 
     # ----------------------------------------------------------------- budget
     @property
@@ -139,6 +200,11 @@ class Trainer:
                             enabled=self.amp_dtype is not None):
             out = self.model(x)
             loss = self.loss_fn(out, y)
+        # on a CPU the check is free, and made before the update: the weights stay those of
+        # the last finite step; on a GPU it is a sync, so it is made every 50 steps after it
+        if self.device.type == "cpu" and not torch.isfinite(loss).item():
+            self.diverge(f"the training loss became {loss.item()}", loss.item(), self.step + 1)
+            return
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if s.grad_clip is not None:
@@ -155,15 +221,34 @@ class Trainer:
                 self._sums[1] += (out.argmax(1) == y).sum()
             self._sums[2] += n
         self.step += 1
-        if self.device.type == "cpu" or self.step % 50 == 0:
-            self._check_finite(loss)
+        self.samples_seen += n
+        if self.device.type != "cpu" and self.step % 50 == 0 and not (
+                torch.isfinite(loss).item() and torch.isfinite(self._sums[0]).item()):
+            self.diverge(f"the training loss became {loss.item()}", loss.item())
+            return
+        loss = loss.detach()
+        for cb in self.callbacks:
+            cb.on_step_end(self, loss)
+            if self.stopped_early:
+                break
 
-    def _check_finite(self, loss: torch.Tensor) -> None:
-        if not torch.isfinite(loss).item() or not torch.isfinite(self._sums[0]).item():
-            where = (f"; the last good checkpoint is kept in {self.checkpoint_dir}"
-                     if self.checkpoint_dir and ckpt.find_checkpoint(self.checkpoint_dir) else "")
-            raise NonFiniteLoss(f"training loss became {loss.item()} at step {self.step} "
-                                f"(lower the learning rate or enable grad_clip){where}")
+    def diverge(self, what: str, loss: float, step: int | None = None) -> None:
+        """Training has diverged at ``step`` (default: the current one; ``what`` says how): a
+        callback may turn it into a recorded stop (``on_nonfinite`` returns True), else
+        :class:`NonFiniteLoss` is raised."""
+        step = self.step if step is None else step
+        if any([cb.on_nonfinite(self, loss) for cb in self.callbacks]):
+            self.diverged = True
+            self.request_stop(f"diverged at step {step}: {what}")
+            return
+        raise NonFiniteLoss(f"training diverged at step {step}: {what}; lower the "
+                            f"learning rate{self._kept_checkpoint()}")
+
+    def _kept_checkpoint(self) -> str:
+        if self.checkpoint_dir and ckpt.find_checkpoint(self.checkpoint_dir):
+            at = f" (step {self._last_good_step})" if self._last_good_step is not None else ""
+            return f"; the last good checkpoint is kept in {self.checkpoint_dir}{at}"
+        return ""
 
     # ----------------------------------------------------------------- evaluation
     def evaluate(self, loader: Iterable) -> dict[str, float]:
@@ -179,13 +264,8 @@ class Trainer:
                                "train_loss": sums[0].item() / n}
         if self.track_accuracy:
             row["train_accuracy"] = sums[1].item() / n
-        if self.val_loader is not None:
-            val = self.evaluate(self.val_loader)
-            row["val_loss"] = val["loss"]
-            if self.track_accuracy:
-                row["val_accuracy"] = val["accuracy"]
-            self._early_stopping(val["loss"])
-        for split, loader in self.extra_eval.items():
+        splits = ({"val": self.val_loader} if self.val_loader is not None else {})
+        for split, loader in {**splits, **self.extra_eval}.items():
             m = self.evaluate(loader)
             row[f"{split}_loss"] = m["loss"]
             if self.track_accuracy:
@@ -193,24 +273,13 @@ class Trainer:
         self.eval_s += time.perf_counter() - started
         row["time_s"] = round(self.elapsed_s + time.perf_counter() - self._t0, 3)
         self.history.append(row)
+        for cb in self.callbacks:
+            cb.on_eval_end(self, row)
         return row
 
     def _epoch_float(self) -> float:
         spe = self.steps_per_epoch
         return self.step / spe if spe else 0.0
-
-    def _early_stopping(self, val_loss: float) -> None:
-        s = self.settings
-        if val_loss < self.best_val_loss:
-            self.best_val_loss, self.evals_since_best = val_loss, 0
-            if s.restore_best:
-                self.best_state = copy.deepcopy(self.module.state_dict())
-        else:
-            self.evals_since_best += 1
-            if s.patience is not None and self.evals_since_best >= s.patience:
-                self.stopped_early = True
-                self.log(f"early stopping at step {self.step}: validation loss has not improved "
-                         f"for {s.patience} evaluations (best {self.best_val_loss:.4f})")
 
     # ----------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict[str, Any]:
@@ -218,11 +287,11 @@ class Trainer:
                         if hasattr(self.train_loader, "state_dict") else None)
         # every rank has its own RNG and augmentation generator: rank 0 saves all of them
         per_rank = all_gather_object({"rng": ckpt.rng_state(), "loader": loader_state,
-                                      "sums": self._sums.cpu()})
+                                      "sums": self._sums.cpu(), "samples": self.samples_seen})
         return {
             "step": self.step, "epoch": self.epoch, "history": self.history,
-            "best_val_loss": self.best_val_loss, "evals_since_best": self.evals_since_best,
-            "best_state": self.best_state, "stopped_early": self.stopped_early,
+            "stop_reason": self.stop_reason, "diverged": self.diverged,
+            "callbacks": [cb.state_dict() for cb in self.callbacks],
             "elapsed_s": self.elapsed_s + time.perf_counter() - self._t0,
             "eval_s": self.eval_s,
             "optimizer": self.optimizer.state_dict(),
@@ -232,12 +301,23 @@ class Trainer:
         }
 
     def save(self) -> None:
-        """Checkpoint (rank 0 writes; every rank takes part because states are gathered)."""
+        """Checkpoint (rank 0 writes; every rank takes part because states are gathered).
+
+        Only a finite state is written: weights, buffers (e.g. BatchNorm's running variance)
+        and optimiser state with a nan or inf are divergence, and the last good checkpoint
+        stays on disk.
+        """
         if self.checkpoint_dir is None:
+            return
+        bad = ckpt.first_nonfinite({"model": self.module.state_dict(),
+                                    "optimizer": self.optimizer.state_dict()})
+        if bad is not None:
+            self.diverge(f"{bad} is not finite", math.nan)
             return
         state = self.state_dict()
         if self.dist.is_main:
             ckpt.save_checkpoint(self.checkpoint_dir, self.module, state)
+        self._last_good_step = self.step
         barrier()
 
     def restore(self) -> bool:
@@ -249,11 +329,16 @@ class Trainer:
         if state.get("world_size", 1) != self.dist.world_size:
             raise NeuralabError(f"checkpoint {found} was written with world size "
                                 f"{state['world_size']}; resume with --nproc {state['world_size']}")
+        saved_callbacks = state.get("callbacks", [])
+        if len(saved_callbacks) != len(self.callbacks):
+            raise NeuralabError(f"checkpoint {found} was written with {len(saved_callbacks)} "
+                                f"callbacks, this trainer has {len(self.callbacks)}; resume "
+                                "with the same settings")
         self.step, self.epoch, self.history = state["step"], state["epoch"], state["history"]
-        self.best_val_loss = state["best_val_loss"]
-        self.evals_since_best, self.best_state = state["evals_since_best"], state["best_state"]
-        self.stopped_early, self.elapsed_s = state["stopped_early"], state["elapsed_s"]
-        self.eval_s = state.get("eval_s", 0.0)
+        self.stop_reason, self.diverged = state["stop_reason"], state["diverged"]
+        self.elapsed_s, self.eval_s = state["elapsed_s"], state["eval_s"]
+        for cb, cb_state in zip(self.callbacks, saved_callbacks, strict=True):
+            cb.load_state_dict(cb_state)
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state["scheduler"] is not None:
             self.scheduler.load_state_dict(state["scheduler"])
@@ -262,7 +347,9 @@ class Trainer:
         if mine["loader"] is not None:
             self.train_loader.load_state_dict(mine["loader"])
         self._sums = mine["sums"].to(self.device)
+        self.samples_seen = mine.get("samples", 0)
         ckpt.set_rng_state(mine["rng"])
+        self._last_good_step = self.step
         self.log(f"resumed from {found} at step {self.step} (epoch {self.epoch})")
         return True
 
@@ -278,14 +365,30 @@ class Trainer:
 
     # ----------------------------------------------------------------- the loop
     def fit(self, resume: bool = False) -> list[dict[str, Any]]:
-        """Train until the budget is spent or early stopping; returns the history rows."""
+        """Train until the budget is spent or a callback stops it; returns the history rows."""
         self._t0 = time.perf_counter()
         if resume:
             self.restore()
         s = self.settings
-        bar = progress(total=self.total_steps, desc="train", unit="step",
-                       enabled=s.show_progress and self.dist.is_main)
+        self._bar = bar = progress(total=self.total_steps, desc="train", unit="step",
+                                   enabled=s.show_progress and self.dist.is_main)
         bar.update(self.step)
+        try:
+            self._loop(bar)
+        finally:
+            bar.close()
+            self._bar = None
+        if self._sums[2].item() > 0 and (not self.history or self.history[-1]["step"] != self.step):
+            self._eval_row()
+        self.elapsed_s += time.perf_counter() - self._t0
+        self._t0 = time.perf_counter()
+        for cb in self.callbacks:
+            cb.on_fit_end(self)
+        self.save()
+        return self.history
+
+    def _loop(self, bar) -> None:
+        s = self.settings
         while not self._done():
             loader = self.train_loader
             if hasattr(loader, "set_epoch") and getattr(loader, "epoch", None) != self.epoch:
@@ -295,24 +398,27 @@ class Trainer:
                 self.train_step(x, y)
                 in_epoch += 1
                 bar.update(1)
+                if self.diverged:
+                    return
                 if s.eval_every and self.step % s.eval_every == 0:
                     row = self._eval_row()
-                    bar.set_postfix(**{k: v for k, v in row.items()
-                                       if k.endswith(("loss", "accuracy"))})
+                    bar.set_postfix(_postfix(row), refresh=False)
                 if s.checkpoint_every and self.step % s.checkpoint_every == 0:
                     self.save()
                 if self._done() and in_epoch != self.steps_per_epoch:
-                    break  # budget spent mid-epoch (an epoch's last batch falls through)
+                    return  # budget spent mid-epoch (an epoch's last batch falls through)
             else:  # the loader is exhausted: an epoch ended
                 self._end_epoch()
                 continue
-            break
-        if self._sums[2].item() > 0 and (not self.history or self.history[-1]["step"] != self.step):
-            self._eval_row()
-        self.elapsed_s += time.perf_counter() - self._t0
-        self._t0 = time.perf_counter()
-        bar.close()
-        if s.restore_best and self.best_state is not None:
-            self.module.load_state_dict(self.best_state)
-        self.save()
-        return self.history
+            return
+
+
+def _postfix(row: dict[str, Any]) -> dict[str, str]:
+    """The bar's postfix: train then val (then other splits), 4 significant digits."""
+    keys = sorted((k for k in row if k.endswith(("_loss", "_accuracy"))),
+                  key=lambda k: (not k.startswith("train"), not k.startswith("val"), k))
+    return {k.replace("accuracy", "acc"): f"{row[k]:.4g}" for k in keys}
+
+
+def _print_to_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
