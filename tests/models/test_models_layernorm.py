@@ -147,3 +147,54 @@ def test_gradcheck_rows_catch_a_wrong_backward(monkeypatch):
     assert not rows["LayerNormFunction", "x"]["passed"]
     assert rows["LayerNormFunction", "x"]["rel_error"] > 1e-3
     assert rows["LayerNormModule", "x"]["passed"]
+
+
+def test_function_without_eps_uses_the_default_1e_5_forward_and_backward():
+    x, gamma, beta = (t.requires_grad_() for t in inputs(s=5, m=7))
+    grad_out = torch.randn(5, 7, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    out = LayerNormFunction.apply(x, gamma, beta)  # the handouts' tests call it this way
+    out.backward(grad_out)
+    ours = [t.grad.clone() for t in (x, gamma, beta)]
+    for t in (x, gamma, beta):
+        t.grad = None
+    expected = F.layer_norm(x, (7,), gamma, beta, eps=1e-5)
+    expected.backward(grad_out)
+    torch.testing.assert_close(out, expected, atol=1e-12, rtol=0)
+    for a, b in zip(ours, (x.grad, gamma.grad, beta.grad), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-8)
+    torch.testing.assert_close(out, LayerNormFunction.apply(x, gamma, beta, 1e-5), atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("eps_args", [(), (1e-5,), (0.5,)], ids=["no-eps", "eps=1e-5",
+                                                                 "eps=0.5"])
+def test_gradcheck_in_float64_with_and_without_eps(eps_args):
+    x, gamma, beta = (t.requires_grad_() for t in inputs(s=4, m=6))
+    assert torch.autograd.gradcheck(LayerNormFunction.apply, (x, gamma, beta, *eps_args))
+    # gamma and beta as constants: only the x gradient is computed and checked
+    assert torch.autograd.gradcheck(
+        lambda a: LayerNormFunction.apply(a, gamma.detach(), beta.detach(), *eps_args), (x,)
+    )
+
+
+def test_backward_returns_one_gradient_per_argument_passed():
+    x, gamma, beta = (t.requires_grad_() for t in inputs(s=3, m=4))
+    counts = []
+
+    class Spy(LayerNormFunction):
+        @staticmethod
+        def backward(ctx, grad_output):
+            grads = LayerNormFunction.backward(ctx, grad_output)
+            counts.append(len(grads))
+            return grads
+
+    Spy.apply(x, gamma, beta).sum().backward()
+    Spy.apply(x, gamma, beta, 1e-3).sum().backward()
+    assert counts == [3, 4]
+
+
+def test_larger_eps_shrinks_the_output_as_the_formula_says():
+    x, gamma, beta = inputs(s=3, m=5)
+    ones, zeros = torch.ones(5, dtype=x.dtype), torch.zeros(5, dtype=x.dtype)
+    var = x.var(dim=1, unbiased=False, keepdim=True)
+    out = LayerNormFunction.apply(x, ones, zeros, 2.0)
+    torch.testing.assert_close(out, (x - x.mean(1, keepdim=True)) / torch.sqrt(var + 2.0))

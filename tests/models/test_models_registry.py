@@ -4,7 +4,16 @@ import pytest
 import torch
 
 from neuralab.errors import NeuralabError
-from neuralab.models import build_model, input_shape, model_names, summary
+from neuralab.models import (
+    REGISTRY,
+    build_model,
+    get_model,
+    input_shape,
+    list_models,
+    model_names,
+    register_model,
+    summary,
+)
 from neuralab.models.cnn import SimpleCNN
 
 NAMES = ["mlp", "simple_cnn", "vgg", "preact_vgg13", "cnn_a", "cnn_b", "cnn_best", "airbench",
@@ -79,3 +88,62 @@ def test_summary_of_unregistered_module_needs_input_size():
     with pytest.raises(NeuralabError, match="input_size"):
         summary(layer)
     assert "Total params: 10" in summary(layer, input_size=(4,))
+
+
+# ----------------------------------------------------------------- @register_model
+@pytest.fixture
+def scratch_name():
+    """A model name registered only for one test, removed afterwards."""
+    name = "tiny_test_model"
+    yield name
+    REGISTRY.pop(name, None)
+
+
+def test_each_builder_registers_itself_beside_its_definition():
+    from neuralab.models import airbench, charcnn, cnn, fastcnn, mlp, rnn, transfer
+
+    owners = {"mlp": mlp.MLP, "simple_cnn": cnn.SimpleCNN, "vgg": cnn.VGG,
+              "preact_vgg13": cnn.PreActVGG13, "cnn_a": fastcnn.CNNA, "cnn_b": fastcnn.CNNB,
+              "cnn_best": fastcnn.CNNBest, "airbench": airbench.AirbenchNet,
+              "vanilla_rnn": rnn.VanillaRNN, "lstm": rnn.LSTM, "char_cnn": charcnn.CharCNN,
+              "char_fc": charcnn.CharFC, "scratch_cnn": transfer.ScratchCNN,
+              "resnet18": transfer.resnet18_transfer}  # fmt: skip
+    for name, builder in owners.items():
+        assert REGISTRY[name].build is builder, name
+    assert list_models() == model_names() == list(REGISTRY)
+    assert REGISTRY["lstm"].defaults == {"seq_length": 10, "input_dim": 1, "num_hidden": 128,
+                                         "num_classes": 10}
+    assert input_shape("resnet18") == (3, 224, 224)
+    assert input_shape("scratch_cnn") == (3, 112, 112)
+
+
+def test_register_model_decorator_adds_a_buildable_model(scratch_name):
+    @register_model(scratch_name, input_shape=(5,), width=3)
+    class Tiny(torch.nn.Module):
+        """[N, 5] -> [N, num_classes]."""
+
+        def __init__(self, width: int = 1, num_classes: int = 2) -> None:
+            super().__init__()
+            self.body = torch.nn.Linear(5, width)
+            self.head = torch.nn.Linear(width, num_classes)
+
+        def forward(self, x):
+            return self.head(self.body(x))
+
+    assert Tiny.__name__ == "Tiny"  # the decorator returns the class itself
+    assert model_names()[-1] == scratch_name
+    assert input_shape(scratch_name) == (5,)
+    model = build_model(scratch_name, num_classes=4)
+    assert isinstance(model, Tiny) and model.body.out_features == 3  # registered default
+    assert build_model(scratch_name, width=6).body.out_features == 6  # caller overrides
+    assert "Total params: 34" in summary(model)  # 5*3+3 + 3*4+4; shape from the registry
+    assert get_model(scratch_name).head.out_features == 2
+
+
+def test_registering_a_name_twice_is_an_error(scratch_name):
+    register_model(scratch_name, input_shape=(1,))(torch.nn.Identity)
+    with pytest.raises(NeuralabError, match=f"'{scratch_name}' is registered twice"):
+        register_model(scratch_name, input_shape=(1,))(torch.nn.Identity)
+    with pytest.raises(NeuralabError, match="'simple_cnn' is registered twice"):
+        register_model("simple_cnn", input_shape=(3, 32, 32))(SimpleCNN)
+    assert REGISTRY["simple_cnn"].build is SimpleCNN

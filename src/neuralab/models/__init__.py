@@ -1,23 +1,28 @@
-"""PyTorch model zoo: a name -> constructor registry, input shapes, and summaries.
+"""PyTorch model zoo: named builders, their input shapes, and summaries.
 
->>> model = build_model("simple_cnn")
+>>> model = build_model("simple_cnn", num_classes=3)
 >>> input_shape("simple_cnn")
 (3, 32, 32)
 >>> print(summary("simple_cnn"))  # doctest: +SKIP
 
-``build_model(name, **kwargs)`` passes ``kwargs`` on to the constructor, overriding the
-defaults listed in :data:`REGISTRY`.
+Each builder registers itself with ``@register_model(name, input_shape=..., **defaults)``
+beside its definition (:mod:`neuralab.models.registry`); importing its module below is what
+registers it, so **a new model = one module + one import line here**. ``build_model(name,
+**kwargs)`` passes ``kwargs`` on to the builder, overriding the registered defaults. Every
+classifier takes ``num_classes`` (the handouts' ``n_classes`` works too).
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
-from dataclasses import dataclass, field
-
 from torch import nn
 
 from neuralab.errors import NeuralabError
+
+# Importing a module registers its models; ``model_names()`` lists them in this order.
+# isort: off
+from neuralab.models import mlp, cnn, fastcnn, airbench, rnn  # noqa: F401
+from neuralab.models import autoencoder, transfer, charcnn  # noqa: F401
+# isort: on
 from neuralab.models.airbench import AirbenchNet
 from neuralab.models.autoencoder import Autoencoder
 from neuralab.models.charcnn import CharCNN, CharFC
@@ -30,81 +35,31 @@ from neuralab.models.layernorm import (
     gradcheck_rows,
 )
 from neuralab.models.mlp import MLP
-from neuralab.models.rnn import LSTM, VanillaRNN
-
-
-@dataclass(frozen=True)
-class Entry:
-    """How to build one named model: constructor, default arguments, one example's shape."""
-
-    build: Callable[..., nn.Module]
-    input_shape: tuple[int, ...]
-    defaults: dict = field(default_factory=dict)
-
-
-def _transfer(name: str) -> Callable[..., nn.Module]:
-    """Builder of a pretrained backbone's transfer architecture (random weights: shapes and
-    trainable counts for ``summary``; load ImageNet weights with ``transfer.pretrained``)."""
-
-    def build(num_classes: int = 10, trainable: str = "default") -> nn.Module:
-        from neuralab.models.transfer import build_transfer
-
-        return build_transfer(name, num_classes, trainable)
-
-    build.__name__ = f"{name}_transfer"
-    return build
-
-
-RNN_DEFAULTS = {"seq_length": 10, "input_dim": 1, "num_hidden": 128, "num_classes": 10}
-
-REGISTRY: dict[str, Entry] = {
-    "mlp": Entry(MLP, (3 * 32 * 32,), {"n_inputs": 3072, "n_hidden": [100], "n_classes": 10}),
-    "simple_cnn": Entry(SimpleCNN, (3, 32, 32)),
-    "vgg": Entry(VGG, (3, 32, 32)),
-    "preact_vgg13": Entry(PreActVGG13, (3, 32, 32)),
-    "cnn_a": Entry(CNNA, (3, 32, 32)),
-    "cnn_b": Entry(CNNB, (3, 32, 32)),
-    "cnn_best": Entry(CNNBest, (3, 32, 32)),
-    "airbench": Entry(AirbenchNet, (3, 32, 32)),
-    "vanilla_rnn": Entry(VanillaRNN, (10, 1), RNN_DEFAULTS),
-    "lstm": Entry(LSTM, (10, 1), RNN_DEFAULTS),
-    "autoencoder": Entry(Autoencoder, (1024,)),
-    "resnet18": Entry(_transfer("resnet18"), (3, 224, 224)),
-    "squeezenet1_1": Entry(_transfer("squeezenet1_1"), (3, 224, 224)),
-    "efficientnet_lite0": Entry(_transfer("efficientnet_lite0"), (3, 224, 224)),
-    "char_cnn": Entry(CharCNN, (1, 28, 28)),
-    "char_fc": Entry(CharFC, (1024,)),
-}
+from neuralab.models.registry import (
+    REGISTRY,
+    Entry,
+    get_entry,
+    get_model,
+    list_models,
+    register_model,
+)
+from neuralab.models.rnn import LSTM, RNN_DEFAULTS, VanillaRNN
 
 
 def model_names() -> list[str]:
-    """Registered model names, in registry order."""
-    return list(REGISTRY)
-
-
-def _entry(name: str) -> Entry:
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise NeuralabError(
-            f"unknown model {name!r}; valid names: {', '.join(model_names())}"
-        ) from None
+    """Registered model names, in registration order (torchvision's ``list_models``)."""
+    return list_models()
 
 
 def build_model(name: str, **kwargs) -> nn.Module:
-    """A fresh model ``name`` built with its defaults updated by ``kwargs``."""
-    entry = _entry(name)
-    arguments = {**entry.defaults, **kwargs}
-    try:
-        inspect.signature(entry.build).bind(**arguments)
-    except TypeError as err:
-        raise NeuralabError(f"cannot build model {name!r} with {kwargs}: {err}") from None
-    return entry.build(**arguments)
+    """A fresh model ``name`` built with its defaults updated by ``kwargs``
+    (:func:`neuralab.models.registry.get_model`)."""
+    return get_model(name, **kwargs)
 
 
 def input_shape(name: str) -> tuple[int, ...]:
     """Shape of one example (no batch dimension) for model ``name`` with its defaults."""
-    return _entry(name).input_shape
+    return get_entry(name).input_shape
 
 
 def summary(name_or_model: str | nn.Module, input_size: tuple[int, ...] | None = None) -> str:
@@ -145,18 +100,26 @@ __all__ = [
     "LSTM",
     "MLP",
     "REGISTRY",
+    "RNN_DEFAULTS",
     "VGG",
+    "AirbenchNet",
     "Autoencoder",
     "CNNBest",
+    "CharCNN",
+    "CharFC",
     "CustomLayerNormManualModule",
+    "Entry",
     "LayerNormFunction",
     "LayerNormModule",
     "PreActVGG13",
     "SimpleCNN",
     "VanillaRNN",
     "build_model",
+    "get_model",
     "gradcheck_rows",
     "input_shape",
+    "list_models",
     "model_names",
+    "register_model",
     "summary",
 ]

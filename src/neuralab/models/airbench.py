@@ -8,10 +8,12 @@ whiten: conv k x k (k=2, no pad) 3 -> 2*3*k*k, frozen, GELU   [N, 24, 31, 31]
 ConvGroup 24 -> w1: conv, MaxPool 2, BN, GELU, conv, BN, GELU  [N, w1, 15, 15]
 ConvGroup w1 -> w2                                            [N, w2, 7, 7]
 ConvGroup w2 -> w3                                            [N, w3, 3, 3]
-MaxPool 3, Linear w3 -> 10 (no bias), / w3                    [N, 10]
+MaxPool 3, Linear w3 -> K (no bias), / w3                     [N, K]
 ===========================================================  ======================
 
-Default widths ``(64, 256, 256)``: 118M multiply-adds per 32x32 image forward.
+Default widths ``(64, 256, 256)``: 118M multiply-adds per 32x32 image forward. ``K =
+num_classes`` (10; ``n_classes=`` is accepted too); ``in_channels`` (3) sets the whitening
+layer's input channels C and its width ``2 * C * k * k``.
 
 What makes it train in a few epochs:
 
@@ -32,6 +34,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from neuralab.models.registry import num_classes_arg, register_model
 
 
 class FrozenScaleBatchNorm(nn.BatchNorm2d):
@@ -74,23 +78,29 @@ class AirbenchGroup(nn.Module):
         return self.act(self.norm2(self.conv2(x)))
 
 
+@register_model("airbench", input_shape=(3, 32, 32))
 class AirbenchNet(nn.Module):
     """airbench94's network; see the module docstring. Call :meth:`init_whiten` with
-    normalised training images before training (the experiment does)."""
+    normalised training images before training (the experiment does).
+
+    Shapes: ``[N, in_channels, H, W] -> [N, num_classes]``.
+    """
 
     def __init__(self, widths: Sequence[int] = (64, 256, 256), whiten_kernel: int = 2,
-                 n_classes: int = 10) -> None:
+                 num_classes: int | None = None, in_channels: int = 3, *,
+                 n_classes: int | None = None) -> None:
         super().__init__()
+        num_classes = num_classes_arg(num_classes, n_classes, "AirbenchNet", default=10)
         k = whiten_kernel
-        whiten_width = 2 * 3 * k * k
-        self.whiten = nn.Conv2d(3, whiten_width, k, padding=0, bias=True)
+        whiten_width = 2 * in_channels * k * k
+        self.whiten = nn.Conv2d(in_channels, whiten_width, k, padding=0, bias=True)
         self.whiten.weight.requires_grad_(False)
         groups, c = [], whiten_width
         for w in widths:
             groups.append(AirbenchGroup(c, w))
             c = w
         self.layers = nn.Sequential(nn.GELU(), *groups, nn.MaxPool2d(3))
-        self.head = nn.Linear(c, n_classes, bias=False)
+        self.head = nn.Linear(c, num_classes, bias=False)
         with torch.no_grad():
             self.head.weight.mul_(1.0 / self.head.weight.std())
 

@@ -14,7 +14,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from neuralab.models.registry import register_model
 
+
+@register_model("autoencoder", input_shape=(1024,))
 class Autoencoder(nn.Module):
     """1024-32-32-32-1024 autoencoder: three ReLU layers, then a sigmoid output.
 

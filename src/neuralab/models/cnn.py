@@ -1,7 +1,8 @@
 """The handouts' CIFAR-10 convolutional networks, layer for layer.
 
-All take images ``[N, 3, 32, 32]`` and return logits ``[N, n_classes]``; all use PyTorch's
-default initialisation, as the handouts ask. Our own fast designs for TDT4265 task 3
+All take images ``[N, in_channels, 32, 32]`` (``in_channels`` = 3 by default) and return
+logits ``[N, num_classes]`` (``n_classes=`` is accepted too); all use PyTorch's default
+initialisation, as the handouts ask. Our own fast designs for TDT4265 task 3
 (``cnn_a``, ``cnn_b``, ``cnn_best``) live in :mod:`neuralab.models.fastcnn`.
 
 - :class:`SimpleCNN`: TDT4265 assignment 3, Table 2 (390,410 parameters).
@@ -15,7 +16,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from neuralab.models.registry import num_classes_arg, register_model
 
+
+@register_model("simple_cnn", input_shape=(3, 32, 32))
 class SimpleCNN(nn.Module):
     """TDT4265 assignment 3, Table 2: three 5x5 conv/pool stages and a two-layer head.
 
@@ -36,8 +40,11 @@ class SimpleCNN(nn.Module):
     Parameters: 2,432 + 51,264 + 204,928 + 131,136 + 650 = 390,410.
     """
 
-    def __init__(self, in_channels: int = 3, n_classes: int = 10) -> None:
+    def __init__(self, in_channels: int = 3, num_classes: int | None = None, *,
+                 n_classes: int | None = None) -> None:
+        """``num_classes`` (default 10; alias ``n_classes``) output logits."""
         super().__init__()
+        num_classes = num_classes_arg(num_classes, n_classes, "SimpleCNN", default=10)
         stages: list[nn.Module] = []
         width = in_channels
         for filters in (32, 64, 128):
@@ -52,7 +59,7 @@ class SimpleCNN(nn.Module):
             nn.Flatten(),
             nn.Linear(128 * 4 * 4, 64),
             nn.ReLU(),
-            nn.Linear(64, n_classes),
+            nn.Linear(64, num_classes),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -73,6 +80,7 @@ def maxpool_3s2p1() -> nn.MaxPool2d:
     return nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
 
 
+@register_model("vgg", input_shape=(3, 32, 32))
 class VGG(nn.Module):
     """The VGG-like ConvNet of VISUM / UvA DL practical 1, Table 1.
 
@@ -103,8 +111,11 @@ class VGG(nn.Module):
     ========  ==========  ===============
     """
 
-    def __init__(self, in_channels: int = 3, n_classes: int = 10) -> None:
+    def __init__(self, in_channels: int = 3, num_classes: int | None = None, *,
+                 n_classes: int | None = None) -> None:
+        """``num_classes`` (default 10; alias ``n_classes``) output logits."""
         super().__init__()
+        num_classes = num_classes_arg(num_classes, n_classes, "VGG", default=10)
         self.features = nn.Sequential()
         plan = [("conv1", 64), ("maxpool1", 0), ("conv2", 128), ("maxpool2", 0),
                 ("conv3_a", 256), ("conv3_b", 256), ("maxpool3", 0),
@@ -118,7 +129,7 @@ class VGG(nn.Module):
             else:
                 self.features.add_module(name, maxpool_3s2p1())
         self.avgpool = nn.AvgPool2d(kernel_size=1, stride=1, padding=0)
-        self.linear = nn.Linear(512, n_classes)
+        self.linear = nn.Linear(512, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.avgpool(self.features(x))
@@ -141,6 +152,7 @@ class PreActBlock(nn.Module):
         return x + self.conv(self.relu(self.bn(x)))
 
 
+@register_model("preact_vgg13", input_shape=(3, 32, 32))
 class PreActVGG13(nn.Module):
     """UvA DL practical 1 (2020) ConvNet, Figure 5: VGG13 with pre-activation skips.
 
@@ -177,8 +189,11 @@ class PreActVGG13(nn.Module):
     ==========  ======  ======  =====  ==========  ================
     """
 
-    def __init__(self, in_channels: int = 3, n_classes: int = 10) -> None:
+    def __init__(self, in_channels: int = 3, num_classes: int | None = None, *,
+                 n_classes: int | None = None) -> None:
+        """``num_classes`` (default 10; alias ``n_classes``) output logits."""
         super().__init__()
+        num_classes = num_classes_arg(num_classes, n_classes, "PreActVGG13", default=10)
         f = self.features = nn.Sequential()
         f.add_module("conv0", nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1))
         f.add_module("PreAct1", PreActBlock(64))
@@ -191,7 +206,7 @@ class PreActVGG13(nn.Module):
                 f.add_module(f"conv{stage}", nn.Conv2d(width, widen, kernel_size=1))
             f.add_module(f"maxpool{stage}", maxpool_3s2p1())
         self.head = nn.Sequential(nn.BatchNorm2d(512), nn.ReLU(), nn.Flatten())
-        self.linear = nn.Linear(512, n_classes)
+        self.linear = nn.Linear(512, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.linear(self.head(self.features(x)))

@@ -1,10 +1,11 @@
 """Our own CIFAR-10 designs for TDT4265 assignment 3 task 3, sized for a 2-core CPU.
 
-All take ``[N, 3, 32, 32]`` normalised images and return ``[N, n_classes]`` logits. The
-rules that make them fast on a CPU: few layers at full resolution (pool early), width where
-the maps are small, BatchNorm after every convolution (so high learning rates work and 10
-epochs suffice), no bias in convolutions followed by BatchNorm, and ``channels_last``
-memory format in training (the trainer's job) for the oneDNN kernels.
+All take ``[N, in_channels, 32, 32]`` normalised images (3 channels by default) and return
+``[N, num_classes]`` logits (``n_classes=`` is accepted too). The rules that make them fast
+on a CPU: few layers at full resolution (pool early), width where the maps are small,
+BatchNorm after every convolution (so high learning rates work and 10 epochs suffice), no
+bias in convolutions followed by BatchNorm, and ``channels_last`` memory format in training
+(the trainer's job) for the oneDNN kernels.
 
 - :class:`CNNA` -- a VGG-style plain network: three stages of two conv-BN-ReLU layers and a
   2x2 max-pool, then dropout and one linear layer.
@@ -32,6 +33,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from neuralab.errors import NeuralabError
+from neuralab.models.registry import num_classes_arg, register_model
+
 
 def conv_bn(
     c_in: int, c_out: int, act: type[nn.Module] = nn.ReLU, stride: int = 1
@@ -45,33 +49,36 @@ def conv_bn(
     )
 
 
+@register_model("cnn_a", input_shape=(3, 32, 32))
 class CNNA(nn.Module):
     """Plain VGG-style network.
 
     ====================================================  ======================
     layer                                                 output shape
     ====================================================  ======================
-    conv-BN-ReLU 3->w1, conv-BN-ReLU w1->w1, MaxPool 2    [N, w1, 16, 16]
+    conv-BN-ReLU C->w1, conv-BN-ReLU w1->w1, MaxPool 2    [N, w1, 16, 16]
     conv-BN-ReLU w1->w2, conv-BN-ReLU w2->w2, MaxPool 2   [N, w2, 8, 8]
     conv-BN-ReLU w2->w3, conv-BN-ReLU w3->w3, MaxPool 2   [N, w3, 4, 4]
-    global average pool, Dropout(p), Linear w3->10        [N, 10]
+    global average pool, Dropout(p), Linear w3->K         [N, K]
     ====================================================  ======================
 
-    Default widths ``(32, 64, 128)``.
+    Default widths ``(32, 64, 128)``, ``C = in_channels = 3``, ``K = num_classes = 10``.
     """
 
     def __init__(
-        self, widths: Sequence[int] = (32, 64, 128), dropout: float = 0.1, n_classes: int = 10
+        self, widths: Sequence[int] = (32, 64, 128), dropout: float = 0.1,
+        num_classes: int | None = None, in_channels: int = 3, *, n_classes: int | None = None
     ) -> None:
         super().__init__()
+        num_classes = num_classes_arg(num_classes, n_classes, "CNNA", default=10)
         layers: list[nn.Module] = []
-        c = 3
+        c = in_channels
         for w in widths:
             layers += [conv_bn(c, w), conv_bn(w, w), nn.MaxPool2d(2)]
             c = w
         self.features = nn.Sequential(*layers)
         self.head = nn.Sequential(
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(c, n_classes)
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(c, num_classes)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -103,32 +110,36 @@ class BasicBlock(nn.Module):
         return self.relu(self.conv2(self.conv1(x)) + self.shortcut(x))
 
 
+@register_model("cnn_b", input_shape=(3, 32, 32))
 class CNNB(nn.Module):
     """Small residual network.
 
     ==========================================  ======================
     layer                                       output shape
     ==========================================  ======================
-    conv-BN-ReLU 3->w0                          [N, w0, 32, 32]
+    conv-BN-ReLU C->w0                          [N, w0, 32, 32]
     BasicBlock w0->w1, stride 2                 [N, w1, 16, 16]
     BasicBlock w1->w2, stride 2                 [N, w2, 8, 8]
     BasicBlock w2->w3, stride 2                 [N, w3, 4, 4]
-    global average pool, Linear w3->10          [N, 10]
+    global average pool, Linear w3->K           [N, K]
     ==========================================  ======================
 
-    Default widths ``(32, 64, 128, 256)``.
+    Default widths ``(32, 64, 128, 256)``, ``C = in_channels = 3``, ``K = num_classes = 10``.
     """
 
-    def __init__(self, widths: Sequence[int] = (32, 64, 128, 256), n_classes: int = 10) -> None:
+    def __init__(self, widths: Sequence[int] = (32, 64, 128, 256),
+                 num_classes: int | None = None, in_channels: int = 3, *,
+                 n_classes: int | None = None) -> None:
         super().__init__()
+        num_classes = num_classes_arg(num_classes, n_classes, "CNNB", default=10)
         w0, *rest = widths
-        blocks: list[nn.Module] = [conv_bn(3, w0)]
+        blocks: list[nn.Module] = [conv_bn(in_channels, w0)]
         c = w0
         for w in rest:
             blocks.append(BasicBlock(c, w, stride=2))
             c = w
         self.features = nn.Sequential(*blocks)
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, n_classes))
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
@@ -155,23 +166,25 @@ class ConvGroup(nn.Module):
         return self.act(self.norm2(self.conv2(x)))
 
 
+@register_model("cnn_best", input_shape=(3, 32, 32))
 class CNNBest(nn.Module):
     """airbench-style network, narrowed for a CPU.
 
     ===============================================  ======================
     layer                                            output shape
     ===============================================  ======================
-    stem: conv 2x2 (no pad) 3->w0, BN, act           [N, w0, 31, 31]
+    stem: conv 2x2 (no pad) C->w0, BN, act           [N, w0, 31, 31]
     ConvGroup w0->w1                                 [N, w1, 15, 15]
     ConvGroup w1->w2                                 [N, w2, 7, 7]
     ConvGroup w2->w3                                 [N, w3, 3, 3]
-    global max pool, Linear w3->10 (no bias), x s    [N, 10]
+    global max pool, Linear w3->K (no bias), x s     [N, K]
     ===============================================  ======================
 
     Default widths ``(24, 64, 128, 256)``: airbench94 (Keller Jordan) has 24/64/256/256;
     halving the middle group halves the cost. ``scale`` (1/9, as in airbench) shrinks the
     logits so a high learning rate does not saturate the softmax. GELU costs about 2% more
-    than ReLU here (``act="relu"`` to switch).
+    than ReLU here (``act="relu"`` to switch). ``C = in_channels = 3``,
+    ``K = num_classes = 10`` by default.
     """
 
     def __init__(
@@ -179,13 +192,22 @@ class CNNBest(nn.Module):
         widths: Sequence[int] = (24, 64, 128, 256),
         act: str = "gelu",
         scale: float = 1 / 9,
-        n_classes: int = 10,
+        num_classes: int | None = None,
+        in_channels: int = 3,
+        *,
+        n_classes: int | None = None,
     ) -> None:
         super().__init__()
-        act_cls = {"gelu": nn.GELU, "relu": nn.ReLU}[act]
+        num_classes = num_classes_arg(num_classes, n_classes, "CNNBest", default=10)
+        acts = {"gelu": nn.GELU, "relu": nn.ReLU}
+        if act not in acts:
+            raise NeuralabError(f"CNNBest: unknown act {act!r}; valid: {', '.join(acts)}")
+        act_cls = acts[act]
         w0, *rest = widths
         self.stem = nn.Sequential(
-            nn.Conv2d(3, w0, kernel_size=2, padding=0, bias=False), nn.BatchNorm2d(w0), act_cls()
+            nn.Conv2d(in_channels, w0, kernel_size=2, padding=0, bias=False),
+            nn.BatchNorm2d(w0),
+            act_cls(),
         )
         groups: list[nn.Module] = []
         c = w0
@@ -193,7 +215,7 @@ class CNNBest(nn.Module):
             groups.append(ConvGroup(c, w, act_cls))
             c = w
         self.groups = nn.Sequential(*groups)
-        self.linear = nn.Linear(c, n_classes, bias=False)
+        self.linear = nn.Linear(c, num_classes, bias=False)
         self.scale = scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

