@@ -177,3 +177,16 @@ def test_viz_cli_errors_are_one_line(tmp_path, capsys):
         f.unlink()
     assert main(["viz", "gradcam", str(run)]) == 2
     assert "has no checkpoint" in capsys.readouterr().err
+
+
+def test_importing_viz_leaves_matplotlibs_backend_alone():
+    import subprocess
+    import sys
+
+    code = ("import matplotlib; matplotlib.use('pdf'); import neuralab.viz, neuralab.viz.curves; "
+            "from neuralab.viz.common import new_figure; fig, ax = new_figure(); "
+            "ax.plot([0, 1]); print(matplotlib.get_backend(), 'matplotlib.pyplot' in "
+            "sys.modules)")
+    out = subprocess.run([sys.executable, "-c", "import sys; " + code], capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out == ["pdf", "False"]
