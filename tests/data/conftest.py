@@ -25,6 +25,29 @@ def isolated_env(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def real_sizes():
+    """Ask for it to keep the real datasets' expected sizes (see fixture_sized_datasets)."""
+
+
+@pytest.fixture(autouse=True)
+def fixture_sized_datasets(request, monkeypatch):
+    """The generated copies are tiny: MNIST-format loaders and EMNIST expect no fixed split
+    sizes here (every class must still be in every split). Tests of the size checks set the
+    sizes they expect (``data_builders.expect_sizes``); the real-data tests keep the real ones.
+    """
+    if "real_root" in request.fixturenames or "real_sizes" in request.fixturenames:
+        return
+    from data_builders import expect_sizes
+
+    from neuralab.data import emnist, mnist
+
+    expect_sizes(monkeypatch, mnist.MNIST)
+    expect_sizes(monkeypatch, mnist.FASHION_MNIST)
+    monkeypatch.setattr(emnist, "COUNTS", {})
+    monkeypatch.setattr(emnist, "PER_CLASS", {})
+
+
+@pytest.fixture
 def real_root(monkeypatch) -> Path:
     """The real data root (``$NEURALAB_DATA``) with the shared persistent cache; else skip."""
     if not REAL_DATA or not Path(REAL_DATA).is_dir():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import pickle
@@ -59,15 +60,34 @@ def make_mnist(folder: Path, *, n_train: int = 30, n_test: int = 10, gz: bool = 
     return arrays, table
 
 
-def make_cifar_batches(folder: Path, *, per_batch: int = 6, seed: int = 0) -> tuple[dict, dict]:
-    """CIFAR-10 python batches (py3 pickles, ``data``/``labels``) + batches.meta; md5 table."""
+def expect_sizes(monkeypatch, owner, *, counts=None, per_class=None, attr: str = "INFO"):
+    """Make a loader expect a small fixture's split sizes instead of the real dataset's.
+
+    ``owner``: a module whose ``INFO`` is a DatasetInfo (cifar10, nist36), or an IdxSpec
+    (``mnist.MNIST``: its ``counts``/``per_class`` fields).
+    """
+    if hasattr(owner, "md5"):  # an IdxSpec
+        monkeypatch.setattr(owner, "counts", dict(counts or {}))
+        monkeypatch.setattr(owner, "per_class", dict(per_class or {}))
+        return
+    facts = dataclasses.replace(getattr(owner, attr), counts=dict(counts or {}),
+                                per_class=dict(per_class or {}))
+    monkeypatch.setattr(owner, attr, facts)
+
+
+def make_cifar_batches(folder: Path, *, per_batch: int = 10, seed: int = 0) -> tuple[dict, dict]:
+    """CIFAR-10 python batches (py3 pickles, ``data``/``labels``) + batches.meta; md5 table.
+
+    Each batch holds ``per_batch // 10`` images of every class (shuffled): with the default 10,
+    train has 5 per class and test 1, the real 5,000 / 1,000 scaled down.
+    """
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     table, arrays = {}, {"train": [], "test": []}
     names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
     for name in names:
         images = rng.integers(0, 256, (per_batch, 32, 32, 3), dtype=np.uint8)
-        labels = [int(v) for v in rng.integers(0, 10, per_batch)]
+        labels = [int(v) for v in rng.permutation(np.arange(per_batch) % 10)]
         flat = images.transpose(0, 3, 1, 2).reshape(per_batch, 3072)  # channel planes, row-major
         blob = pickle.dumps({b"batch_label": name.encode(), b"labels": labels, b"data": flat,
                              b"filenames": [b"x.png"] * per_batch}, protocol=2)

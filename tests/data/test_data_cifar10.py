@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from data_builders import CIFAR_CLASSES, make_cifar_batches, make_image_tree
+from data_builders import CIFAR_CLASSES, expect_sizes, make_cifar_batches, make_image_tree
 
 from neuralab.data import cifar10, images, load, status
 from neuralab.errors import DataError
+
+REAL_INFO = cifar10.INFO
+
+
+@pytest.fixture(autouse=True)
+def small_cifar(monkeypatch):
+    """The fixtures hold 5 train and 1 test image per class (the real 5,000 / 1,000)."""
+    expect_sizes(monkeypatch, cifar10, per_class={"train": 5, "test": 1})
 
 
 @pytest.fixture
@@ -17,12 +25,20 @@ def batches_root(tmp_path, monkeypatch):
     return tmp_path, arrays
 
 
+def cifar_tree(root, **kwargs):
+    """A CIFAR-10 image-folder copy: 5 train and 1 test image per class, 32x32."""
+    kwargs.setdefault("size", (32, 32))
+    train = make_image_tree(root, splits=("train",), classes=CIFAR_CLASSES, per_class=5, **kwargs)
+    test = make_image_tree(root, splits=("test",), classes=CIFAR_CLASSES, per_class=1, **kwargs)
+    return {**train, **test}
+
+
 def test_batches_load_upright_hwc(batches_root):
     root, arrays = batches_root
     ds = load("cifar10", root)
-    assert ds.counts() == {"train": 30, "test": 6}
+    assert ds.counts() == {"train": 50, "test": 10}
     train = ds.splits["train"]
-    assert train.images.shape == (30, 32, 32, 3) and train.images.dtype == np.uint8
+    assert train.images.shape == (50, 32, 32, 3) and train.images.dtype == np.uint8
     np.testing.assert_array_equal(train.images, arrays["train"][0])
     np.testing.assert_array_equal(train.labels, arrays["train"][1])
     assert ds.classes == CIFAR_CLASSES
@@ -42,7 +58,7 @@ def test_the_batches_folder_itself_is_accepted_as_the_root(tmp_path, monkeypatch
     arrays, table = make_cifar_batches(folder)
     monkeypatch.setattr(cifar10, "MD5", table)
     ds = load("cifar10", folder)
-    assert ds.source.path == str(folder) and len(ds["test"].labels) == 6
+    assert ds.source.path == str(folder) and len(ds["test"].labels) == 10
 
 
 def test_bad_batch_md5_is_a_one_line_error(batches_root):
@@ -74,13 +90,12 @@ def test_missing_cifar_names_places_and_fix(tmp_path):
 
 @pytest.mark.parametrize("ext", ["png", "jpg"])
 def test_image_folder_copy_uses_the_official_class_order(tmp_path, ext):
-    classes = ["truck", "airplane", "cat"]  # sorted names would give another order
-    make_image_tree(tmp_path / "cifar10", classes=classes, per_class=2, size=(32, 32), ext=ext)
+    cifar_tree(tmp_path / "cifar10", ext=ext)
     ds = load("cifar10", tmp_path)
     assert ds.classes == CIFAR_CLASSES
-    assert ds.counts() == {"train": 6, "test": 6}
-    labels = ds.splits["train"].labels.tolist()
-    assert labels == [0, 0, 3, 3, 9, 9]
+    assert ds.counts() == {"train": 50, "test": 10}
+    assert ds.splits["train"].labels.tolist() == [c for c in range(10) for _ in range(5)]
+    assert ds.splits["test"].images.shape == (10, 32, 32, 3)
     assert ds.source.format == f"image-folder ({ext})" and not ds.source.verified
     assert ds.source.checksum.startswith("sha256:")
     if ext == "jpg":
@@ -88,9 +103,19 @@ def test_image_folder_copy_uses_the_official_class_order(tmp_path, ext):
 
 
 def test_png_copy_is_pixel_exact(tmp_path):
-    written = make_image_tree(tmp_path / "cifar10", classes=["cat"], per_class=2, size=(32, 32))
+    written = cifar_tree(tmp_path / "cifar10")
     ds = load("cifar10", tmp_path)
     np.testing.assert_array_equal(ds.splits["train"].images[1], written["train"][1][1])
+
+
+def test_gray_images_in_a_cifar_copy_are_converted_to_rgb(tmp_path):
+    cifar_tree(tmp_path / "cifar10")
+    make_image_tree(tmp_path / "cifar10", splits=("train",), classes=["airplane"], per_class=1,
+                    size=(32, 32), mode="L")  # overwrites airplane/0000.png with a gray PNG
+    ds = load("cifar10", tmp_path)
+    first = ds.splits["train"].images[0]
+    assert first.shape == (32, 32, 3)
+    np.testing.assert_array_equal(first[..., 0], first[..., 2])
 
 
 def test_unknown_class_folder_is_an_error(tmp_path):
@@ -99,8 +124,75 @@ def test_unknown_class_folder_is_an_error(tmp_path):
         load("cifar10", tmp_path)
 
 
+def test_three_of_ten_classes_is_refused_in_one_line(tmp_path, monkeypatch):
+    """Issue 20 item 4: 3 classes and 600 of 50,000 training images ran and met its target."""
+    expect_sizes(monkeypatch, cifar10, per_class={"train": 200, "test": 1})
+    make_image_tree(tmp_path / "cifar10", splits=("train",), classes=["airplane", "cat", "ship"],
+                    per_class=200, size=(32, 32))
+    make_image_tree(tmp_path / "cifar10", splits=("test",), classes=CIFAR_CLASSES, per_class=1,
+                    size=(32, 32))
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded before the counts were checked")
+
+    monkeypatch.setattr(images, "decode_one", no_decoding)
+    with pytest.raises(DataError) as err:
+        load("cifar10", tmp_path)
+    message = str(err.value)
+    assert message.startswith(f"incomplete cifar10 in {tmp_path / 'cifar10'}: train has 600 "
+                              "of 2,000 images; train has no image of 7 of 10 classes: "
+                              "automobile, bird, deer, dog, frog, horse and 1 more")
+    assert "\n" not in message
+
+
+def test_real_sizes_are_expected_by_default(tmp_path, monkeypatch):
+    monkeypatch.setattr(cifar10, "INFO", REAL_INFO)  # the real 5,000 / 1,000 per class
+    cifar_tree(tmp_path / "cifar10")
+    with pytest.raises(DataError, match=r"train has 50 of 50,000 images; .*test has 10 of "
+                                        r"10,000 images"):
+        load("cifar10", tmp_path)
+
+
+def test_an_emptied_test_class_is_named(tmp_path):
+    cifar_tree(tmp_path / "cifar10")
+    for f in (tmp_path / "cifar10" / "test" / "dog").iterdir():
+        f.unlink()
+    with pytest.raises(DataError, match=r"test has 9 of 10 images; test has no image of "
+                                        r"class dog$"):
+        load("cifar10", tmp_path)
+
+
+def test_a_short_class_is_named_with_its_count(tmp_path):
+    cifar_tree(tmp_path / "cifar10")
+    (tmp_path / "cifar10" / "train" / "frog" / "0003.png").unlink()
+    with pytest.raises(DataError, match=r"train has 49 of 50 images; train classes not at 5 "
+                                        r"images: frog 4$"):
+        load("cifar10", tmp_path)
+
+
+def test_a_missing_test_folder_is_one_line(tmp_path):
+    make_image_tree(tmp_path / "cifar10", splits=("train",), classes=CIFAR_CLASSES, per_class=5,
+                    size=(32, 32))
+    with pytest.raises(DataError, match=r"^incomplete cifar10 in .*cifar10: no test split "
+                                        r"\(found: train\)$"):
+        load("cifar10", tmp_path)
+
+
+def test_wrong_image_size_is_refused(tmp_path):
+    cifar_tree(tmp_path / "cifar10", size=(16, 16))
+    with pytest.raises(DataError, match="images are 16x16x3, expected 32x32x3"):
+        load("cifar10", tmp_path)
+
+
+def test_missing_test_batch_is_reported(batches_root):
+    root, _ = batches_root
+    (root / "cifar10" / "cifar-10-batches-py" / "test_batch").unlink()
+    with pytest.raises(DataError, match="missing test_batch"):
+        load("cifar10", root)
+
+
 def test_image_folder_second_load_does_not_decode(tmp_path, monkeypatch):
-    make_image_tree(tmp_path / "cifar10", classes=["cat", "dog"], size=(32, 32), ext="jpg")
+    cifar_tree(tmp_path / "cifar10", ext="jpg")
     first = load("cifar10", tmp_path)
 
     def no_decoding(*args, **kwargs):
@@ -113,9 +205,9 @@ def test_image_folder_second_load_does_not_decode(tmp_path, monkeypatch):
 
 
 def test_changed_file_invalidates_the_cache(tmp_path):
-    make_image_tree(tmp_path / "cifar10", classes=["cat"], per_class=2, size=(32, 32))
+    cifar_tree(tmp_path / "cifar10")
     first = load("cifar10", tmp_path)
-    make_image_tree(tmp_path / "cifar10", classes=["cat"], per_class=2, size=(32, 32), seed=1)
+    cifar_tree(tmp_path / "cifar10", seed=1)
     second = load("cifar10", tmp_path)
     assert second.source.checksum != first.source.checksum
     assert not np.array_equal(first.splits["train"].images, second.splits["train"].images)

@@ -9,7 +9,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from data_builders import make_cifar_batches, make_mnist
+from data_builders import expect_sizes, make_cifar_batches, make_mnist
 
 from neuralab.data import cifar10, download, load, mnist
 from neuralab.data.download import extract, fetch
@@ -29,6 +29,31 @@ def test_fetch_falls_back_to_the_next_mirror(http_root, tmp_path):
     fetch([f"{base}/missing/file.bin", f"{base}/good/file.bin"], dest, checksum)
     assert dest.read_bytes() == b"payload"
     assert leftovers(dest.parent) == ["file.bin"]
+
+
+def test_a_killed_downloads_part_file_is_removed_by_the_next_download(http_root, tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from neuralab.data import paths
+
+    served, base = http_root
+    (served / "file.bin").write_bytes(b"payload")
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    killed = out / f".file.bin.p{proc.pid}-{paths._host_tag()}.x1y2.part"  # its writer is dead
+    killed.write_bytes(b"half a download")
+    old = out / ".other.bin.zz.part"  # no owner in the name, 2 hours old
+    old.write_bytes(b"x")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    keep = out / "notes.txt"
+    keep.write_text("mine")
+    fetch([f"{base}/file.bin"], out / "file.bin", None)
+    assert leftovers(out) == ["file.bin", "notes.txt"]
 
 
 def test_checksum_mismatch_leaves_nothing(http_root, tmp_path):
@@ -85,7 +110,8 @@ def _tar_gz(folder, top) -> bytes:
 
 def test_cifar10_download_extracts_atomically(http_root, tmp_path, monkeypatch):
     served, base = http_root
-    _, table = make_cifar_batches(tmp_path / "src" / "cifar-10-batches-py", per_batch=2)
+    _, table = make_cifar_batches(tmp_path / "src" / "cifar-10-batches-py")
+    expect_sizes(monkeypatch, cifar10, per_class={"train": 5, "test": 1})
     blob = _tar_gz(tmp_path / "src" / "cifar-10-batches-py", "cifar-10-batches-py")
     (served / "cifar-10-python.tar.gz").write_bytes(blob)
     monkeypatch.setattr(cifar10, "MD5", table)
@@ -95,7 +121,7 @@ def test_cifar10_download_extracts_atomically(http_root, tmp_path, monkeypatch):
     dest = download("cifar10", root)
     assert dest == root / "cifar10" / "cifar-10-batches-py"
     assert leftovers(root / "cifar10") == ["cifar-10-batches-py"]  # archive and temp gone
-    assert load("cifar10", root).counts() == {"train": 10, "test": 2}
+    assert load("cifar10", root).counts() == {"train": 50, "test": 10}
 
 
 def test_cifar10_bad_archive_checksum_leaves_nothing(http_root, tmp_path, monkeypatch):

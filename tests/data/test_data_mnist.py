@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import gzip
+import os
 
 import numpy as np
 import pytest
-from data_builders import idx_bytes, make_mnist
+from data_builders import expect_sizes, idx_bytes, make_mnist
 
 from neuralab.data import idx, integrity, load, mnist
 from neuralab.errors import DataError
+
+
+@pytest.fixture(autouse=True)
+def small_mnist(monkeypatch):
+    """The fixtures hold 30 train and 10 test images (the real 60,000 / 10,000)."""
+    expect_sizes(monkeypatch, mnist.MNIST, counts={"train": 30, "test": 10})
+    expect_sizes(monkeypatch, mnist.FASHION_MNIST, counts={"train": 20, "test": 10},
+                 per_class={"train": 2, "test": 1})
 
 
 @pytest.fixture
@@ -119,12 +128,77 @@ def test_half_a_split_is_an_error(mnist_root):
         load("mnist", root)
 
 
-def test_only_the_splits_present_are_loaded(tmp_path, monkeypatch):
+def test_a_missing_split_is_one_line(tmp_path, monkeypatch):
+    """Issue 20 item 4: deleting both train files was a KeyError traceback later on."""
     _, table = make_mnist(tmp_path / "mnist")
     monkeypatch.setattr(mnist.MNIST, "md5", table)
     for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
         (tmp_path / "mnist" / name).unlink()
-    assert load("mnist", tmp_path).counts() == {"test": 10}
+    with pytest.raises(DataError) as err:
+        load("mnist", tmp_path)
+    assert str(err.value) == (
+        f"incomplete mnist in {tmp_path / 'mnist'}: no train split (train-images-idx3-ubyte"
+        "[.gz] and train-labels-idx1-ubyte[.gz] are missing); run `neuralab data download "
+        "mnist`")
+
+
+def test_wrong_counts_are_refused(tmp_path, monkeypatch):
+    make_mnist(tmp_path / "mnist", n_train=20)
+    monkeypatch.setattr(mnist.MNIST, "md5", {})
+    with pytest.raises(DataError, match=r"^incomplete mnist in .*mnist: train has 20 of 30 "
+                                        r"images$"):
+        load("mnist", tmp_path)
+
+
+def test_a_missing_split_of_a_loaded_dataset_is_a_data_error(mnist_root):
+    ds = load("mnist", mnist_root[0])
+    with pytest.raises(DataError, match=r"^mnist at .*mnist has no 'val' split \(it has "
+                                        r"train, test\)$"):
+        ds.splits["val"]
+
+
+def _tamper_keeping_size_and_mtime(path, offset=-3):
+    """Change one label of an idx file (gzipped or not) keeping its size and mtime."""
+    st = path.stat()
+    original = path.read_bytes()
+    gz = path.suffix == ".gz"
+    raw = bytearray(gzip.decompress(original) if gz else original)
+    raw[offset] = (raw[offset] + 1) % 10
+    blob = gzip.compress(bytes(raw), mtime=0) if gz else bytes(raw)
+    assert len(blob) <= len(original)
+    blob += b"\0" * (len(original) - len(blob))  # gzip readers ignore trailing zero padding
+    path.write_bytes(blob)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_size == st.st_size and path.stat().st_mtime_ns == st.st_mtime_ns
+
+
+def test_tampered_labels_behind_size_and_mtime_are_caught_on_rebuild(mnist_root):
+    """Issue 20 item 5: labels changed with size and mtime kept, decoded cache removed: the
+    next run must not record the genuine checksum with ``verified: true``."""
+    import shutil
+
+    from neuralab.data import cache_dir
+
+    root, _ = mnist_root
+    first = load("mnist", root)
+    assert first.source.verified
+    path = root / "mnist" / "t10k-labels-idx1-ubyte.gz"
+    _tamper_keeping_size_and_mtime(path)
+    assert load("mnist", root).source == first.source  # the cache entry is still trusted
+    shutil.rmtree(cache_dir() / "mnist")
+    with pytest.raises(DataError) as err:
+        load("mnist", root)
+    message = str(err.value)
+    assert message.startswith(f"corrupt file {path}: its decompressed bytes have md5:")
+    assert f"expected {mnist.MNIST.md5['t10k-labels-idx1-ubyte']}" in message
+    row = next(r for r in status_rows(root) if r["name"] == "mnist")
+    assert row["verified"] is False  # the fresh digest replaced the remembered one
+
+
+def status_rows(root):
+    from neuralab.data import status
+
+    return status(root)
 
 
 def test_second_load_comes_from_the_cache(mnist_root, monkeypatch):
@@ -135,7 +209,7 @@ def test_second_load_comes_from_the_cache(mnist_root, monkeypatch):
         raise AssertionError("decoded again")
 
     monkeypatch.setattr(mnist, "parse_idx", no_parsing)
-    monkeypatch.setattr(mnist, "read_bytes", no_parsing)
+    monkeypatch.setattr(mnist, "read_verified", no_parsing)
     monkeypatch.setattr(integrity, "read_bytes", no_parsing)  # the checksum is remembered
     second = load("mnist", root)
     np.testing.assert_array_equal(first.splits["train"].images, second.splits["train"].images)
@@ -147,6 +221,25 @@ def test_unknown_checksum_loads_unverified(tmp_path, monkeypatch):
     monkeypatch.setattr(mnist.MNIST, "md5", {})
     ds = load("mnist", tmp_path)
     assert not ds.source.verified and ds.counts()["train"] == 30
+
+
+def test_tampered_unverified_copy_gets_its_new_checksum(tmp_path, monkeypatch):
+    """Without a published checksum the rebuilt entry records the checksum of the new bytes."""
+    import shutil
+
+    from neuralab.data import cache_dir
+
+    make_mnist(tmp_path / "mnist", n_test=20, gz=False)  # two of each class: one may change
+    expect_sizes(monkeypatch, mnist.MNIST, counts={"train": 30, "test": 20})
+    monkeypatch.setattr(mnist.MNIST, "md5", {})
+    first = load("mnist", tmp_path)
+    _tamper_keeping_size_and_mtime(tmp_path / "mnist" / "t10k-labels-idx1-ubyte")
+    shutil.rmtree(cache_dir() / "mnist")
+    second = load("mnist", tmp_path)
+    assert not second.source.verified
+    assert second.source.checksum != first.source.checksum
+    changed = second.splits["test"].labels != first.splits["test"].labels
+    assert changed.sum() == 1
 
 
 def test_fashion_mnist_from_the_debian_folder(tmp_path, monkeypatch):

@@ -63,3 +63,10 @@ def test_real_status(real_root):
         assert rows["mnist"]["counts"] == {"train": 60000, "test": 10000}
     if rows["cifar10"]["path"]:
         assert rows["cifar10"]["counts"] == {"train": 50000, "test": 10000}
+
+
+def test_real_emnist_letters_meets_its_published_sizes(real_root):
+    need(real_root, "emnist", "gzip", "emnist-letters-train-labels-idx1-ubyte.gz")
+    ds = load("emnist", real_root, split="letters")
+    assert ds.counts() == {"train": 124800, "test": 20800}
+    assert np.bincount(ds["train"].labels).tolist() == [4800] * 26

@@ -86,7 +86,7 @@ def test_describe_and_split_access():
     line = ds.describe()
     assert "toy: train 3" in line and "2x2x1" in line and "a note" in line and "\n" not in line
     assert ds.counts() == {"train": 3}
-    with pytest.raises(DataError, match="no split 'test'"):
+    with pytest.raises(DataError, match="has no 'test' split"):
         ds["test"]
     with pytest.raises(ValueError):
         Split(np.zeros((3, 2, 2), np.uint8), np.zeros(3))

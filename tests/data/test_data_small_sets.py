@@ -12,12 +12,12 @@ from neuralab.errors import DataError
 
 
 def test_nist36_upright_dark_on_white_with_file_class_order(tmp_path):
-    labels = make_nist36(tmp_path / "nist36", n=8)
+    labels = make_nist36(tmp_path / "nist36", n=36)
     ds = load("nist36", tmp_path)
-    assert ds.counts() == {"train": 8, "val": 8, "test": 8}
+    assert ds.counts() == {"train": 36, "val": 36, "test": 36}
     assert ds.classes[:3] == ["A", "B", "C"] and ds.classes[26:29] == ["0", "1", "2"]
     image = ds.splits["val"].images[0, :, :, 0]
-    assert ds.splits["val"].images.shape == (8, 32, 32, 1)
+    assert ds.splits["val"].images.shape == (36, 32, 32, 1)
     np.testing.assert_array_equal(image[2:30, 2:30], 255 - glyph())  # upright, ink dark
     assert image[0, 0] == 255
     np.testing.assert_array_equal(ds.splits["test"].labels, labels["test"])
@@ -102,18 +102,18 @@ def test_digits_embedded():
 
 
 def test_image_folder_grayscale_png(tmp_path):
-    make_image_tree(tmp_path / "tree", splits=("train", "val"), classes=("x", "y", "z"),
+    make_image_tree(tmp_path / "tree", splits=("train", "val", "test"), classes=("x", "y", "z"),
                     per_class=2, size=(6, 5), mode="L")
     ds = load("image-folder", path=tmp_path / "tree")
-    assert ds.counts() == {"train": 6, "val": 6}
+    assert ds.counts() == {"train": 6, "val": 6, "test": 6}
     assert ds.splits["val"].images.shape == (6, 5, 6, 1)
     assert ds.classes == ["x", "y", "z"]
     assert ds.splits["train"].labels.tolist() == [0, 0, 1, 1, 2, 2]
 
 
 def test_image_folder_mixed_sizes_need_size(tmp_path):
-    make_image_tree(tmp_path / "tree", splits=("train",), classes=("a",), size=(6, 6))
-    make_image_tree(tmp_path / "tree", splits=("train",), classes=("b",), size=(9, 7))
+    make_image_tree(tmp_path / "tree", classes=("a",), size=(6, 6))
+    make_image_tree(tmp_path / "tree", classes=("b",), size=(9, 7))
     with pytest.raises(DataError, match="one size"):
         load("image-folder", path=tmp_path / "tree")
     ds = load("image-folder", path=tmp_path / "tree", size=4)
@@ -128,8 +128,10 @@ def test_image_folder_errors(tmp_path):
     (tmp_path / "empty" / "train" / "a").mkdir(parents=True)
     with pytest.raises(DataError, match="no images"):
         load("image-folder", path=tmp_path / "empty")
-    bad = tmp_path / "bad" / "train" / "a"
-    bad.mkdir(parents=True)
-    (bad / "0.png").write_bytes(b"not a png")
-    with pytest.raises(DataError, match="corrupt image file"):
+    make_image_tree(tmp_path / "bad")
+    bad = tmp_path / "bad" / "train" / "a" / "0001.png"
+    bad.write_bytes(b"not a png")
+    with pytest.raises(DataError) as err:
         load("image-folder", path=tmp_path / "bad")
+    assert str(err.value) == (f"corrupt image file {bad}: not a readable PNG or JPEG image; "
+                              "replace or remove it")

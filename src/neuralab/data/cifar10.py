@@ -6,6 +6,8 @@ folder), then the folders ``root/cifar10/{train,test}/<class>/*.jpg|png``.
 Batches are md5-checked file by file (the values torchvision lists); an image-folder copy has
 no published checksum, so its source says so (a JPEG copy is a lossy re-encoding).
 Train 50,000 and test 10,000 images, uint8 ``[N, 32, 32, 3]``, classes in the official order.
+A copy with a missing split, a missing or short class or another image count is refused in
+one line (:data:`INFO` holds the expected counts: 5,000 / 1,000 per class).
 """
 
 from __future__ import annotations
@@ -18,8 +20,14 @@ import numpy as np
 from neuralab.data.cache import cache_key, cached
 from neuralab.data.dataset import Dataset, DataSource, Split
 from neuralab.data.download import fetch_and_extract
+from neuralab.data.facts import IMAGENET, TDT4265, DatasetInfo, check_complete
 from neuralab.data.image_folder import ImageTree, folder_format
-from neuralab.data.integrity import manifest_digest, verify_file
+from neuralab.data.integrity import (
+    manifest_digest,
+    read_verified,
+    remembered_digests,
+    verify_file,
+)
 from neuralab.data.paths import missing_error
 from neuralab.data.status_row import remembered_verified, status_row
 from neuralab.errors import DataError
@@ -43,6 +51,12 @@ URLS = ["https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"]
 ARCHIVE_MD5 = "md5:c58f30108f718f92721af3b95e74349a"
 FORMAT = "cifar10-python"
 FIX = f"delete it and run `neuralab data download {NAME}`"
+INFO = DatasetInfo(
+    NAME, list(CLASSES), (3, 32, 32),
+    {"cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),  # genuine train set
+     "tdt4265": TDT4265, "imagenet": IMAGENET}, "cifar10",
+    per_class={"train": 5000, "test": 1000}, required=("train", "test"),
+    note="CIFAR-10: official python batches, or an image-folder copy (train/test/<class>/)")
 
 
 def batch_candidates(root: Path) -> list[Path]:
@@ -64,18 +78,22 @@ def looked_in(root: Path) -> list[Path]:
     return [*batch_candidates(root), root / NAME / "{train,test}"]
 
 
-def _unpickle(path: Path) -> dict:
+def _unpickle(path: Path, blob: bytes | None = None) -> dict:
     try:
-        with open(path, "rb") as f:
-            raw = pickle.load(f, encoding="latin1")
-    except (OSError, pickle.UnpicklingError, EOFError, ValueError) as err:
+        if blob is not None:
+            raw = pickle.loads(blob, encoding="latin1")
+        else:
+            with open(path, "rb") as f:
+                raw = pickle.load(f, encoding="latin1")
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, AttributeError,
+            ImportError, IndexError, TypeError) as err:
         raise DataError(f"corrupt file {path}: cannot unpickle it ({err}); {FIX}") from None
     return {k.decode() if isinstance(k, bytes) else k: v for k, v in raw.items()}
 
 
-def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """A batch file -> uint8 ``[N, 32, 32, 3]`` images and int64 ``[N]`` labels."""
-    batch = _unpickle(path)
+def _read_batch(path: Path, blob: bytes | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A batch file (or its bytes) -> uint8 ``[N, 32, 32, 3]`` images and int64 ``[N]`` labels."""
+    batch = _unpickle(path, blob)
     try:
         data = np.asarray(batch["data"], dtype=np.uint8)
         labels = np.asarray(batch["labels"], dtype=np.int64)
@@ -88,14 +106,13 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _batch_files(folder: Path) -> dict[str, list[str]]:
+    """Both splits' batch files; a missing one is a one-line error naming every missing file."""
     splits = {"train": TRAIN_BATCHES, "test": TEST_BATCHES}
-    present = {s: names for s, names in splits.items() if (folder / names[0]).exists()}
-    for names in present.values():
-        missing = [n for n in names if not (folder / n).exists()]
-        if missing:
-            raise DataError(f"incomplete CIFAR-10 batches in {folder}: missing "
-                            f"{', '.join(missing)}; run `neuralab data download {NAME}`")
-    return present
+    missing = [n for names in splits.values() for n in names if not (folder / n).exists()]
+    if missing:
+        raise DataError(f"incomplete CIFAR-10 batches in {folder}: missing "
+                        f"{', '.join(missing)}; run `neuralab data download {NAME}`")
+    return splits
 
 
 def verify_batches(folder: Path) -> tuple[dict[str, list[str]], dict[str, str]]:
@@ -108,25 +125,41 @@ def verify_batches(folder: Path) -> tuple[dict[str, list[str]], dict[str, str]]:
 
 
 def load_batches(folder: Path) -> Dataset:
-    """The official python batches in ``folder``, each file md5-checked (remembered)."""
-    present, digests = verify_batches(folder)
-    checksum = manifest_digest(digests)
+    """The official python batches in ``folder``, each file md5-checked.
+
+    The cache entry is looked up by the remembered md5s; building it re-hashes the bytes it
+    unpickles (a file changed behind its size and mtime is caught then).
+    """
+    present = _batch_files(folder)
+    names = [n for batch_names in present.values() for n in batch_names]
+    if (folder / "batches.meta").exists():
+        names.append("batches.meta")
+    remembered = remembered_digests({n: folder / n for n in names}, MD5)
+    key = None if remembered is None else cache_key(NAME, FORMAT, manifest_digest(remembered))
 
     def build() -> Dataset:
+        digests, blobs = {}, {}
+        for n in names:
+            blobs[n], digests[n], _ = read_verified(folder / n, MD5[n], fix=FIX)
         splits = {}
         for split, batch_names in present.items():
-            parts = [_read_batch(folder / n) for n in batch_names]
+            parts = [_read_batch(folder / n, blobs[n]) for n in batch_names]
             splits[split] = Split(np.concatenate([p[0] for p in parts]),
                                   np.concatenate([p[1] for p in parts]))
         if "batches.meta" in digests:
-            names = _unpickle(folder / "batches.meta").get("label_names") or CLASSES
-            names = [n.decode() if isinstance(n, bytes) else n for n in names]
-            if names != CLASSES:
+            names_ = _unpickle(folder / "batches.meta", blobs["batches.meta"]).get(
+                "label_names") or CLASSES
+            names_ = [n.decode() if isinstance(n, bytes) else n for n in names_]
+            if names_ != CLASSES:
                 raise DataError(f"corrupt file {folder / 'batches.meta'}: unexpected label names")
-        source = DataSource(NAME, str(folder), FORMAT, checksum, verified=True, files=digests)
-        return Dataset(NAME, splits, list(CLASSES), source)
+        source = DataSource(NAME, str(folder), FORMAT, manifest_digest(digests), verified=True,
+                            files=digests)
+        data = Dataset(NAME, splits, list(CLASSES), source)
+        check_complete(data, INFO, folder)
+        return data
 
-    return cached(NAME, cache_key(NAME, FORMAT, checksum), build)
+    return cached(NAME, key, build,
+                  rekey=lambda data: cache_key(NAME, FORMAT, data.source.checksum))
 
 
 def folder_note(tree: ImageTree) -> str:
@@ -145,7 +178,7 @@ def load(root: Path) -> Dataset:
     if kind == "batches":
         return load_batches(folder)
     tree = ImageTree(folder, classes=CLASSES)
-    return tree.load(NAME, note=folder_note(tree))
+    return tree.load(NAME, note=folder_note(tree), mode="RGB", facts=INFO)
 
 
 def probe(root: Path) -> dict:

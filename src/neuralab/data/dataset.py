@@ -50,6 +50,24 @@ class DataSource:
     verified: bool
     note: str = ""
     files: dict[str, str] = field(default_factory=dict)
+    # How splits the data does not ship were made, e.g. for an image folder with train/ only:
+    # {"from": "train", "fractions": {"train": .7, "val": .15, "test": .15}, "seed": 0,
+    #  "stratified": True, "counts": {"train": 70, "val": 15, "test": 15}}; {} when none were.
+    derived: dict = field(default_factory=dict)
+
+
+class Splits(dict):
+    """``{split name: Split}`` whose missing key is a one-line :class:`DataError` naming the
+    dataset, where it came from and the splits it has (not a bare ``KeyError``)."""
+
+    def __init__(self, *args, owner: str = "dataset", where: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.owner, self.where = owner, where
+
+    def __missing__(self, key):
+        at = f" at {self.where}" if self.where else ""
+        raise DataError(f"{self.owner}{at} has no {key!r} split (it has "
+                        f"{', '.join(self) or 'none'})")
 
 
 @dataclass
@@ -60,6 +78,10 @@ class Dataset:
     splits: dict[str, Split]
     classes: list[str]
     source: DataSource
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.splits, Splits):
+            self.splits = Splits(self.splits, owner=self.name, where=self.source.path)
 
     def counts(self) -> dict[str, int]:
         """Number of images per split, e.g. ``{"train": 50000, "test": 10000}``."""
@@ -83,7 +105,4 @@ class Dataset:
         return text
 
     def __getitem__(self, split: str) -> Split:
-        if split not in self.splits:
-            raise DataError(f"{self.name} has no split {split!r} (it has "
-                            f"{', '.join(self.splits)})")
         return self.splits[split]

@@ -2,7 +2,9 @@
 
 Nothing half-written is ever left under its final name: a download goes to a temporary file in
 the destination folder and is renamed only after its checksum matched; an archive is extracted
-into a temporary folder that is renamed into place at the end.
+into a temporary folder that is renamed into place at the end. Temporary names record their
+writer (pid, host); the leftovers of a killed download (``.*.part``, ``.*.tmp``) are removed
+from the destination folder when the next download starts there.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from neuralab.data.integrity import digest_bytes, read_bytes
+from neuralab.data.paths import clean_stale_temps, make_temp_dir, temp_prefix
 from neuralab.errors import DataError
 
 TIMEOUT_S = 60
@@ -58,10 +61,12 @@ def fetch(urls: Sequence[str], dest: Path, checksum: str | None, *,
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_temps(dest.parent)
     algo = checksum.split(":", 1)[0] if checksum else None
     failures = []
     for url in urls:
-        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=temp_prefix(dest.name),
+                                        suffix=".part")
         tmp = Path(tmp_name)
         try:
             print(f"downloading {url}", file=sys.stderr)
@@ -102,7 +107,8 @@ def extract(archive: Path, dest: Path, *, member: Callable[[str], str | None] | 
     if dest.exists():
         raise DataError(f"{dest} already exists; remove it to extract {archive.name} again")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp"))
+    clean_stale_temps(dest.parent)
+    tmp = make_temp_dir(dest.parent, dest.name)
     try:
         staged = tmp / "out"
         staged.mkdir()

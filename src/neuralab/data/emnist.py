@@ -23,6 +23,7 @@ from neuralab.data import splits as splitting
 from neuralab.data.cache import cache_key, cached
 from neuralab.data.dataset import Dataset, DataSource, Split
 from neuralab.data.download import fetch_and_extract
+from neuralab.data.facts import DatasetInfo, check_complete
 from neuralab.data.idx import (
     IMAGES_MAGIC,
     LABELS_MAGIC,
@@ -30,7 +31,12 @@ from neuralab.data.idx import (
     parse_idx,
     read_idx_count,
 )
-from neuralab.data.integrity import manifest_digest, read_bytes, verify_file
+from neuralab.data.integrity import (
+    manifest_digest,
+    read_bytes,
+    read_verified,
+    remembered_digests,
+)
 from neuralab.data.mnist import find_file
 from neuralab.data.paths import missing_error
 from neuralab.data.status_row import remembered_verified, status_row
@@ -63,6 +69,22 @@ BUILTIN_CLASSES = {
     "digits": _DIGITS,
     "mnist": _DIGITS,
 }
+
+# Published sizes (Cohen et al. 2017, EMNIST: an extension of MNIST to handwritten letters):
+# images per split, and per class for the balanced splits. A split present with another size
+# is refused; a split may be absent (the shared copy has only the ByClass test split).
+COUNTS = {"byclass": {"train": 697932, "test": 116323},
+          "bymerge": {"train": 697932, "test": 116323},
+          "balanced": {"train": 112800, "test": 18800},
+          "letters": {"train": 124800, "test": 20800},
+          "digits": {"train": 240000, "test": 40000},
+          "mnist": {"train": 60000, "test": 10000}}
+PER_CLASS = {"balanced": {"train": 2400, "test": 400},
+             "letters": {"train": 4800, "test": 800},
+             "digits": {"train": 24000, "test": 4000}}
+# measured here on the EMNIST ByClass test split (28x28) and on chars36's train split (32x32)
+NORMALIZATIONS = {"emnist": ((0.1736,), (0.3317,))}
+CHARS36_NORMALIZATIONS = {"chars36": ((0.1339,), (0.3004,))}
 
 CHARS36 = "chars36"
 CHARS36_CLASSES = list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -113,22 +135,43 @@ def read_mapping(folder: Path, split: str) -> list[str] | None:
     return [name for _, name in rows]
 
 
-def _verify(pairs: dict[str, tuple[Path, Path]]) -> tuple[dict[str, str], bool]:
-    digests, verified = {}, True
-    for path in (p for pair in pairs.values() for p in pair):
+def info(split: str = DEFAULT_SPLIT, classes: list[str] | None = None) -> DatasetInfo:
+    """EMNIST ``split``'s facts: classes, ``(1, 28, 28)``, published split sizes."""
+    split = _check_split(split)
+    return DatasetInfo(NAME, list(classes or BUILTIN_CLASSES[split]), (1, 28, 28),
+                       dict(NORMALIZATIONS), "emnist", dict(COUNTS.get(split, {})),
+                       dict(PER_CLASS.get(split, {})),
+                       note=f"EMNIST {split}, upright, white ink on black")
+
+
+def chars36_info(seed: int = CHARS36_SEED) -> DatasetInfo:
+    """chars36's facts: 36 classes (digits then A-Z), ``(1, 32, 32)``, train/val/test."""
+    return DatasetInfo(CHARS36, list(CHARS36_CLASSES), (1, 32, 32),
+                       dict(CHARS36_NORMALIZATIONS), "chars36",
+                       required=tuple(CHARS36_FRACTIONS),
+                       note=f"EMNIST ByClass 0-9 + A-Z, 32x32, 70/15/15 split, seed {seed}")
+
+
+def _remembered(pairs: dict[str, tuple[Path, Path]]) -> str | None:
+    """The manifest checksum from remembered digests (no hashing), or None."""
+    paths = {p.name.removesuffix(".gz"): p for pair in pairs.values() for p in pair}
+    digests = remembered_digests(paths, KNOWN_MD5, decompressed=True)
+    return None if digests is None else manifest_digest(digests)
+
+
+def _read_pair(images_path: Path, labels_path: Path, digests: dict[str, str],
+               ) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Read (hashing the very bytes, see integrity.read_verified) and parse one pair."""
+    raw, ok = {}, True
+    for path in (images_path, labels_path):
         base = path.name.removesuffix(".gz")
-        digest, ok = verify_file(path, KNOWN_MD5.get(base), decompressed=path.suffix == ".gz",
-                                 strict=False, fix=FIX)
-        digests[base] = digest
-        verified = verified and ok
-    return digests, verified
-
-
-def _read_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
-    images = parse_idx(read_bytes(images_path, fix=FIX), images_path, magic=IMAGES_MAGIC)
-    labels = parse_idx(read_bytes(labels_path, fix=FIX), labels_path, magic=LABELS_MAGIC)
+        raw[path], digests[base], good = read_verified(path, KNOWN_MD5.get(base), strict=False,
+                                                       fix=FIX)
+        ok = ok and good
+    images = parse_idx(raw[images_path], images_path, magic=IMAGES_MAGIC)
+    labels = parse_idx(raw[labels_path], labels_path, magic=LABELS_MAGIC)
     images, labels = images_and_labels(images, labels, images_path, labels_path)
-    return np.ascontiguousarray(images.transpose(0, 2, 1, 3)), labels  # stored transposed
+    return np.ascontiguousarray(images.transpose(0, 2, 1, 3)), labels, ok  # stored transposed
 
 
 def _note(split: str, parts: list[str]) -> str:
@@ -137,17 +180,24 @@ def _note(split: str, parts: list[str]) -> str:
 
 
 def load(root: Path, split: str = DEFAULT_SPLIT) -> Dataset:
-    """EMNIST ``split`` (byclass, bymerge, balanced, letters, digits, mnist): train/test."""
+    """EMNIST ``split`` (byclass, bymerge, balanced, letters, digits, mnist): train/test.
+
+    Each split present must have its published size (:data:`COUNTS`) and every class.
+    """
     split = _check_split(split)
     found = find_pairs(root, split)
     if found is None:
         raise missing_error(NAME, [root / f for f in FOLDERS], what=f"EMNIST {split} files")
     folder, pairs = found
-    digests, verified = _verify(pairs)
-    checksum = manifest_digest(digests)
+    remembered = _remembered(pairs)
+    key = None if remembered is None else cache_key(NAME, split, remembered)
 
     def build() -> Dataset:
-        data = {part: _read_pair(*paths) for part, paths in pairs.items()}
+        digests, verified, data = {}, True, {}
+        for part, paths in pairs.items():
+            images, labels, ok = _read_pair(*paths, digests)
+            data[part] = (images, labels)
+            verified = verified and ok
         classes = read_mapping(folder, split) or BUILTIN_CLASSES[split]
         first = 1 if split == "letters" else 0
         splits = {}
@@ -157,11 +207,14 @@ def load(root: Path, split: str = DEFAULT_SPLIT) -> Dataset:
                 raise DataError(f"corrupt file {pairs[part][1]}: labels outside "
                                 f"{first}..{len(classes) - 1 + first}")
             splits[part] = Split(images, labels)
-        source = DataSource(NAME, str(folder), f"{FORMAT} ({split})", checksum, verified,
-                            _note(split, list(pairs)), digests)
-        return Dataset(NAME, splits, list(classes), source)
+        source = DataSource(NAME, str(folder), f"{FORMAT} ({split})", manifest_digest(digests),
+                            verified, _note(split, list(pairs)), digests)
+        dataset = Dataset(NAME, splits, list(classes), source)
+        check_complete(dataset, info(split, classes), folder)
+        return dataset
 
-    return cached(NAME, cache_key(NAME, split, checksum), build)
+    return cached(NAME, key, build,
+                  rekey=lambda data: cache_key(NAME, split, data.source.checksum))
 
 
 def _chars36_key(checksum: str, seed: int) -> str:
@@ -169,14 +222,17 @@ def _chars36_key(checksum: str, seed: int) -> str:
 
 
 def load_chars36(root: Path, seed: int = CHARS36_SEED) -> Dataset:
-    """chars36: EMNIST ByClass 0-9 + A-Z, upright, 32x32 (see the module doc), train/val/test."""
+    """chars36: EMNIST ByClass 0-9 + A-Z, upright, 32x32 (see the module doc), train/val/test.
+
+    Its checksum and ``verified`` are those of the EMNIST ByClass arrays it is cut from.
+    """
     found = find_pairs(root, "byclass")
     if found is None:
         raise missing_error(NAME, [root / f for f in FOLDERS],
                             what=f"{CHARS36} needs EMNIST byclass, which is")
     folder, pairs = found
-    digests, verified = _verify(pairs)
-    checksum = manifest_digest(digests)
+    remembered = _remembered(pairs)
+    key = None if remembered is None else _chars36_key(remembered, int(seed))
 
     def build() -> Dataset:
         emnist = load(root, "byclass")
@@ -190,11 +246,15 @@ def load_chars36(root: Path, seed: int = CHARS36_SEED) -> Dataset:
         note = (f"chars36: EMNIST ByClass {'+'.join(parts)} digits and uppercase (labels 0-35), "
                 f"upright, white on black, zero-padded to 32x32, stratified 70/15/15 split with "
                 f"seed {seed}; a stand-in for NIST36")
-        source = DataSource(CHARS36, str(folder), f"{FORMAT} (byclass)", checksum, verified,
-                            note, digests)
-        return Dataset(CHARS36, splits, list(CHARS36_CLASSES), source)
+        src = emnist.source
+        source = DataSource(CHARS36, str(folder), f"{FORMAT} (byclass)", src.checksum,
+                            src.verified, note, dict(src.files))
+        data = Dataset(CHARS36, splits, list(CHARS36_CLASSES), source)
+        check_complete(data, chars36_info(int(seed)), folder)
+        return data
 
-    return cached(CHARS36, _chars36_key(checksum, int(seed)), build)
+    return cached(CHARS36, key, build,
+                  rekey=lambda data: _chars36_key(data.source.checksum, int(seed)))
 
 
 def probe(root: Path) -> dict:

@@ -19,6 +19,7 @@ from neuralab.data import splits as splitting
 from neuralab.data.cache import cache_key, cached
 from neuralab.data.dataset import Dataset, DataSource, Split
 from neuralab.data.download import fetch, fetch_and_extract
+from neuralab.data.facts import IMAGENET, DatasetInfo
 from neuralab.data.images import decode_files, fingerprint, list_images
 from neuralab.data.integrity import verify_file
 from neuralab.data.paths import missing_error
@@ -39,6 +40,16 @@ ARCHIVE_MD5 = "md5:b59a65d8d1a99cd66944d474e1289eab"
 DATASPLITS_MD5 = "md5:4828cddfd0d803c5abbdebcb1e148a1e"
 FORMAT = "image files (jpg)"
 _NAME_RE = re.compile(r"image_(\d{4})\.jpg$")
+
+
+def info(size: int = DEFAULT_SIZE) -> DatasetInfo:
+    """Flowers-17's facts at ``size`` px: 17 classes, 40/20/20 images per class and split,
+    ImageNet normalisation (what the pretrained backbones use on it)."""
+    size = int(size)
+    return DatasetInfo(NAME, list(CLASSES), (3, size, size), {"imagenet": IMAGENET}, "imagenet",
+                       per_class={k: round(v * PER_CLASS) for k, v in FRACTIONS.items()},
+                       required=tuple(FRACTIONS),
+                       note="Oxford Flowers-17, 80 images per class, split 40/20/20 per class")
 
 
 def folder(root: Path) -> Path:

@@ -9,12 +9,15 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import sys
+import warnings
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
+from neuralab.data.paths import warn
 from neuralab.errors import DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -78,15 +81,33 @@ def resize_center_crop(image, size: int):
     return image.crop((left, top, left + size, top + size))
 
 
+_OBJECT_REPR = re.compile(r"\s*<[\w.]+ object at 0x[0-9a-fA-F]+>")
+
+
+def image_error(path: Path, err: BaseException) -> DataError:
+    """The one-line DataError for an image file PIL refused, naming the file (PIL's own text
+    names an in-memory ``<_io.BytesIO object at 0x...>`` instead; that part is dropped)."""
+    from PIL import Image, UnidentifiedImageError
+
+    if isinstance(err, Image.DecompressionBombError):
+        return DataError(f"image {path} is too large to decode safely ({err}); remove it from "
+                         "the dataset folder or shrink it")
+    if isinstance(err, UnidentifiedImageError):
+        return DataError(f"corrupt image file {path}: not a readable PNG or JPEG image; "
+                         "replace or remove it")
+    text = " ".join(_OBJECT_REPR.sub("", str(err)).split()).rstrip(":; ") or type(err).__name__
+    return DataError(f"corrupt image file {path}: {text}; replace or remove it")
+
+
 def image_mode(path: Path) -> str:
-    """``"L"`` when the image is grayscale, else ``"RGB"``: the mode a whole tree is decoded in."""
+    """``"L"`` when the image is grayscale, else ``"RGB"`` (header only, no decoding)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
             return "L" if im.mode in GRAY_MODES else "RGB"
-    except (OSError, UnidentifiedImageError) as err:
-        raise DataError(f"corrupt image file {path}: {err}") from None
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as err:
+        raise image_error(Path(path), err) from None
 
 
 def read_image(path: str | Path, mode: str = "RGB") -> np.ndarray:
@@ -104,21 +125,34 @@ def read_image(path: str | Path, mode: str = "RGB") -> np.ndarray:
 
 
 def decode_one(data: bytes, path: Path, mode: str, size: int | None) -> np.ndarray:
-    """Decode image bytes into uint8 ``[H, W, C]`` in ``mode`` ("RGB" or "L")."""
+    """Decode image bytes into uint8 ``[H, W, C]`` in ``mode``: "RGB", "L", or "auto" (the
+    image's own kind: "L" for a gray image, see :data:`GRAY_MODES`, else "RGB").
+
+    Any failure is a one-line DataError naming ``path``: a corrupt or truncated file, or one
+    over PIL's decompression-bomb limit (``Image.MAX_IMAGE_PIXELS``, 2x of it is an error);
+    PIL's bomb *warning* (between 1x and 2x) becomes one ``neuralab: warning:`` line.
+    """
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            if size is not None:
-                w, h = im.size
-                scale = size / min(w, h)
-                im.draft(mode, (int(w * scale) + 1, int(h * scale) + 1))  # fast JPEG downscale
-                out = resize_center_crop(im.convert(mode), size)
-            else:
-                out = im.convert(mode)
-            array = np.asarray(out, dtype=np.uint8)
-    except (OSError, UnidentifiedImageError, ValueError) as err:
-        raise DataError(f"corrupt image file {path}: {err}") from None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                want = mode if mode != "auto" else ("L" if im.mode in GRAY_MODES else "RGB")
+                if size is not None:
+                    w, h = im.size
+                    scale = size / min(w, h)
+                    im.draft(want, (int(w * scale) + 1, int(h * scale) + 1))  # fast JPEG shrink
+                    out = resize_center_crop(im.convert(want), size)
+                else:
+                    out = im.convert(want)
+                array = np.asarray(out, dtype=np.uint8)
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, EOFError,
+            Image.DecompressionBombError) as err:
+        raise image_error(path, err) from None
+    for w in caught:
+        if issubclass(w.category, Image.DecompressionBombWarning):
+            warn(f"{path}: {w.message}")
     return array[..., None] if array.ndim == 2 else array
 
 
@@ -126,9 +160,12 @@ def decode_files(root: Path, files: list[ImageFile], *, mode: str = "RGB",
                  size: int | None = None, desc: str = "decoding") -> tuple[np.ndarray, str]:
     """Decode ``files`` (relative to ``root``) into uint8 ``[N, H, W, C]`` plus a content digest.
 
-    Without ``size`` all images must have the same size; with it each is resized (shorter side)
-    and centre-cropped to ``size x size``. The digest, ``"sha256:<hex>"``, covers every file's
-    relative path and bytes in order: the dataset's real checksum, computed while decoding.
+    ``mode`` "RGB" or "L" converts every image; "auto" gives C = 1 when every image is gray
+    and C = 3 as soon as one is not (the gray ones then repeat their plane, as PIL's L -> RGB
+    does), so the order of the files does not matter. Without ``size`` all images must have
+    the same size; with it each is resized (shorter side) and centre-cropped to ``size x
+    size``. The digest, ``"sha256:<hex>"``, covers every file's relative path and bytes in
+    order: the dataset's real checksum, computed while decoding.
     """
     from tqdm import tqdm
 
@@ -148,10 +185,16 @@ def decode_files(root: Path, files: list[ImageFile], *, mode: str = "RGB",
         array = decode_one(data, path, mode, size)
         if out is None:
             out = np.empty((len(files), *array.shape), dtype=np.uint8)
-        elif array.shape != out.shape[1:]:
+        elif array.shape[:2] != out.shape[1:3]:
+            hint = "" if size else "; pass size=N to resize them to N x N"
             raise DataError(f"image {path} is {array.shape[1]}x{array.shape[0]} but "
-                            f"{files[0].rel} is {out.shape[2]}x{out.shape[1]}; all images of "
-                            "a folder dataset must have one size")
+                            f"{root / files[0].rel} is {out.shape[2]}x{out.shape[1]}; all images "
+                            f"of a folder dataset must have one size{hint}")
+        if array.shape[2] != out.shape[3]:   # auto mode: the first colour image after gray ones
+            if out.shape[3] == 1:
+                out = np.repeat(out, 3, axis=3)
+            else:
+                array = np.repeat(array, 3, axis=2)
         out[i] = array
     assert out is not None
     return out, f"sha256:{h.hexdigest()}"

@@ -1,8 +1,12 @@
 """Checksums: hashing files (optionally their gunzipped bytes), remembering results, verifying.
 
-Digests are strings ``"<algo>:<hex>"`` (``"md5:9fb6..."``, ``"sha256:..."``). Hashing a big file
-once is enough: results are remembered in ``cache_dir()/digests.json`` keyed by the file's
-resolved path, size and modification time, so later loads only ``stat`` the file.
+Digests are strings ``"<algo>:<hex>"`` (``"md5:9fb6..."``, ``"sha256:..."``). Results are
+remembered in ``cache_dir()/digests.json`` keyed by the file's resolved path, size and
+modification time, so a load that finds its decoded-array cache entry only ``stat``s the file.
+That memory is only a way to *find* a cache entry: whenever an entry is (re)built, the loader
+reads the files with :func:`read_verified` (or ``fresh=True``), which hashes the very bytes it
+returns and overwrites the remembered digest, so a file rewritten with its old size and mtime
+is caught the moment its arrays are decoded again.
 """
 
 from __future__ import annotations
@@ -94,13 +98,14 @@ def remember_digest(path: Path, algo: str, digest: str, *, decompressed: bool = 
 
 
 def file_digest(path: Path, algo: str = "sha256", *, decompressed: bool = False,
-                expected: str | None = None, fix: str = DEFAULT_FIX) -> str:
+                expected: str | None = None, fix: str = DEFAULT_FIX, fresh: bool = False) -> str:
     """``"<algo>:<hex>"`` of the file (of its gunzipped bytes if ``decompressed``), remembered.
 
+    ``fresh`` hashes the bytes even when a digest is remembered (and remembers the new one).
     ``expected`` and ``fix`` only complete the error message of an unreadable file.
     """
     path = Path(path)
-    known = remembered_digest(path, algo, decompressed=decompressed)
+    known = None if fresh else remembered_digest(path, algo, decompressed=decompressed)
     if known:
         return known
     if decompressed:
@@ -136,12 +141,49 @@ def check_digest(path: Path, digest: str, expected: str | None, *, decompressed:
 
 
 def verify_file(path: Path, expected: str | None, *, decompressed: bool = False,
-                strict: bool = True, fix: str = DEFAULT_FIX) -> tuple[str, bool]:
-    """Hash ``path`` (remembered) and compare with ``expected``: returns ``(digest, verified)``.
-
-    The algorithm is taken from ``expected`` (``"md5:..."``), sha256 when there is none.
+                strict: bool = True, fix: str = DEFAULT_FIX, fresh: bool = False,
+                ) -> tuple[str, bool]:
+    """Hash ``path`` (remembered, unless ``fresh``) and compare with ``expected``: returns
+    ``(digest, verified)``. The algorithm is taken from ``expected`` (``"md5:..."``), sha256
+    when there is none.
     """
     algo = expected.split(":", 1)[0] if expected else "sha256"
-    digest = file_digest(path, algo, decompressed=decompressed, expected=expected, fix=fix)
+    digest = file_digest(path, algo, decompressed=decompressed, expected=expected, fix=fix,
+                         fresh=fresh)
     ok = check_digest(path, digest, expected, decompressed=decompressed, strict=strict, fix=fix)
     return digest, ok
+
+
+def remembered_digests(paths: dict[str, Path], expected: dict[str, str | None], *,
+                       decompressed: bool = False) -> dict[str, str] | None:
+    """``{name: digest}`` remembered for every file (no hashing), or None when any is not.
+
+    ``expected[name]`` picks each file's algorithm (sha256 when None); ``decompressed`` applies
+    to the ``.gz`` files only.
+    """
+    out = {}
+    for name, path in paths.items():
+        want = expected.get(name)
+        algo = want.split(":", 1)[0] if want else "sha256"
+        digest = remembered_digest(path, algo,
+                                   decompressed=decompressed and Path(path).suffix == ".gz")
+        if digest is None:
+            return None
+        out[name] = digest
+    return out
+
+
+def read_verified(path: Path, expected: str | None, *, decompressed: bool | None = None,
+                  strict: bool = True, fix: str = DEFAULT_FIX) -> tuple[bytes, str, bool]:
+    """Read ``path`` once (gunzipped when ``.gz``), hash those bytes, remember the digest and
+    compare it with ``expected``: ``(bytes, digest, verified)``. What a cache build decodes is
+    thus exactly what was hashed. A mismatch raises a one-line DataError when ``strict``.
+    """
+    path = Path(path)
+    gz = path.suffix == ".gz" if decompressed is None else decompressed
+    algo = expected.split(":", 1)[0] if expected else "sha256"
+    data = read_bytes(path, decompress=gz, expected=expected, fix=fix)
+    digest = digest_bytes(data, algo)
+    remember_digest(path, algo, digest, decompressed=gz)
+    ok = check_digest(path, digest, expected, decompressed=gz, strict=strict, fix=fix)
+    return data, digest, ok

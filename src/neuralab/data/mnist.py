@@ -14,6 +14,7 @@ from pathlib import Path
 from neuralab.data.cache import cache_key, cached
 from neuralab.data.dataset import Dataset, DataSource, Split
 from neuralab.data.download import fetch
+from neuralab.data.facts import DatasetInfo, check_complete
 from neuralab.data.idx import (
     IMAGES_MAGIC,
     LABELS_MAGIC,
@@ -21,7 +22,12 @@ from neuralab.data.idx import (
     parse_idx,
     read_idx_count,
 )
-from neuralab.data.integrity import manifest_digest, read_bytes, verify_file
+from neuralab.data.integrity import (
+    manifest_digest,
+    read_verified,
+    remembered_digests,
+    verify_file,
+)
 from neuralab.data.paths import missing_error
 from neuralab.data.status_row import remembered_verified, status_row
 from neuralab.errors import DataError
@@ -40,7 +46,16 @@ class IdxSpec:
     classes: list[str]
     md5: dict[str, str]                      # md5 of each *decompressed* idx file
     mirrors: list[str]                       # base URLs, tried in order
+    normalizations: dict = field(default_factory=dict)  # name -> (mean, std), first = default
+    counts: dict[str, int] = field(default_factory=dict)     # images per split
+    per_class: dict[str, int] = field(default_factory=dict)  # per class and split, if balanced
     extra_folders: list[Path] = field(default_factory=list)  # absolute, after the root's
+
+    def info(self) -> DatasetInfo:
+        """The dataset's facts (see :func:`neuralab.data.info`)."""
+        return DatasetInfo(self.name, list(self.classes), (1, 28, 28), dict(self.normalizations),
+                           next(iter(self.normalizations)), dict(self.counts),
+                           dict(self.per_class), required=tuple(FILES))
 
     def candidates(self, root: Path) -> list[Path]:
         return [root / f for f in self.folders] + list(self.extra_folders)
@@ -60,6 +75,8 @@ MNIST = IdxSpec(
          "t10k-labels-idx1-ubyte": "md5:27ae3e4e09519cfbb04c329615203637"},
     mirrors=["https://ossci-datasets.s3.amazonaws.com/mnist/",
              "http://yann.lecun.com/exdb/mnist/"],
+    normalizations={"mnist": ((0.1307,), (0.3081,))},
+    counts={"train": 60000, "test": 10000},
 )
 
 FASHION_MNIST = IdxSpec(
@@ -75,6 +92,9 @@ FASHION_MNIST = IdxSpec(
          "t10k-labels-idx1-ubyte": "md5:15d484375f8d13e6eb1aabb0c3f46965"},
     mirrors=["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
              "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"],
+    normalizations={"fashion-mnist": ((0.2860,), (0.3530,))},
+    counts={"train": 60000, "test": 10000},
+    per_class={"train": 6000, "test": 1000},
     extra_folders=[Path("/usr/share/datasets/fashion-mnist")],  # Debian: dataset-fashion-mnist
 )
 
@@ -111,30 +131,44 @@ def _base(path: Path) -> str:
 
 
 def load_spec(spec: IdxSpec, root: Path) -> Dataset:
-    """Load an MNIST-format dataset: verify the decompressed md5s, parse, cache."""
+    """Load an MNIST-format dataset: verify the decompressed md5s, parse, check, cache.
+
+    Both splits must be there and have the documented sizes. A cache entry is looked up by
+    the remembered digests; building one re-hashes the bytes it parses (see cache).
+    """
     found = find_pairs(spec, root)
     if found is None:
         raise missing_error(spec.name, spec.candidates(root))
     folder, pairs = found
-    digests, verified = {}, True
-    for path in (p for pair in pairs.values() for p in pair):
-        digest, ok = verify_file(path, spec.md5.get(_base(path)),
-                                 decompressed=path.suffix == ".gz", fix=spec.fix)
-        digests[_base(path)] = digest
-        verified = verified and ok
-    checksum = manifest_digest(digests)
+    for split, names in FILES.items():
+        if split not in pairs:
+            raise DataError(f"incomplete {spec.name} in {folder}: no {split} split "
+                            f"({names[0]}[.gz] and {names[1]}[.gz] are missing); run "
+                            f"`neuralab data download {spec.name}`")
+    paths = {_base(p): p for pair in pairs.values() for p in pair}
+    remembered = remembered_digests(paths, spec.md5, decompressed=True)
+    key = None if remembered is None else cache_key(spec.name, FORMAT, manifest_digest(remembered))
 
     def build() -> Dataset:
-        splits = {}
+        splits, digests, verified = {}, {}, True
         for split, (images_path, labels_path) in pairs.items():
-            images = parse_idx(read_bytes(images_path), images_path, magic=IMAGES_MAGIC)
-            labels = parse_idx(read_bytes(labels_path), labels_path, magic=LABELS_MAGIC)
+            raw = {}
+            for path in (images_path, labels_path):
+                raw[path], digests[_base(path)], ok = read_verified(
+                    path, spec.md5.get(_base(path)), fix=spec.fix)
+                verified = verified and ok
+            images = parse_idx(raw[images_path], images_path, magic=IMAGES_MAGIC)
+            labels = parse_idx(raw[labels_path], labels_path, magic=LABELS_MAGIC)
             splits[split] = Split(*images_and_labels(images, labels, images_path, labels_path))
         note = "" if verified else "no published checksum for some files"
-        source = DataSource(spec.name, str(folder), FORMAT, checksum, verified, note, digests)
-        return Dataset(spec.name, splits, list(spec.classes), source)
+        source = DataSource(spec.name, str(folder), FORMAT, manifest_digest(digests), verified,
+                            note, digests)
+        data = Dataset(spec.name, splits, list(spec.classes), source)
+        check_complete(data, spec.info(), folder)
+        return data
 
-    return cached(spec.name, cache_key(spec.name, FORMAT, checksum), build)
+    return cached(spec.name, key, build,
+                  rekey=lambda data: cache_key(spec.name, FORMAT, data.source.checksum))
 
 
 def probe_spec(spec: IdxSpec, root: Path) -> dict:

@@ -10,6 +10,7 @@ checksum: the source records each file's sha256, unverified.
 
 from __future__ import annotations
 
+import io
 import string
 from pathlib import Path
 
@@ -18,7 +19,8 @@ import numpy as np
 from neuralab.data.cache import cache_key, cached
 from neuralab.data.dataset import Dataset, DataSource, Split
 from neuralab.data.download import fetch_and_extract
-from neuralab.data.integrity import manifest_digest, verify_file
+from neuralab.data.facts import NONE_GRAY, DatasetInfo, check_complete
+from neuralab.data.integrity import manifest_digest, read_verified, remembered_digests
 from neuralab.data.paths import missing_error
 from neuralab.data.status_row import status_row
 from neuralab.errors import DataError
@@ -30,6 +32,12 @@ URLS = ["http://www.cs.cmu.edu/afs/cs/user/lkeselma/www/16720a_data/data.zip"]
 FORMAT = "mat (hw5)"
 NOTE = ("NIST36 (16-720 hw5 .mat): upright (the files store images transposed), dark ink on "
         "white as in the files; classes A-Z then 0-9; no published checksum")
+
+
+# No published sizes are checked (none documented here): every split must be there and hold
+# every class. The files' values are used as they are, in [0, 1]: normalisation "none".
+INFO = DatasetInfo(NAME, list(CLASSES), (1, 32, 32), {"none": NONE_GRAY}, "none",
+                   required=tuple(PARTS), note=NOTE)
 
 
 def folder(root: Path) -> Path:
@@ -45,11 +53,12 @@ def present(root: Path) -> dict[str, Path]:
             if mat_path(root, part).exists()}
 
 
-def _read(path: Path, part: str) -> tuple[np.ndarray, np.ndarray]:
+def _read(path: Path, part: str, blob: bytes | None = None) -> tuple[np.ndarray, np.ndarray]:
     import scipy.io
 
     try:
-        mat = scipy.io.loadmat(path, variable_names=[f"{part}_data", f"{part}_labels"])
+        mat = scipy.io.loadmat(io.BytesIO(blob) if blob is not None else path,
+                               variable_names=[f"{part}_data", f"{part}_labels"])
         data, onehot = mat[f"{part}_data"], mat[f"{part}_labels"]
     except (OSError, ValueError, KeyError, TypeError, NotImplementedError) as err:
         raise DataError(f"corrupt file {path}: cannot read {part}_data/{part}_labels "
@@ -63,19 +72,29 @@ def _read(path: Path, part: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load(root: Path) -> Dataset:
-    """NIST36 train/val/test from ``root/nist36/nist36_{train,valid,test}.mat``."""
+    """NIST36 train/val/test from ``root/nist36/nist36_{train,valid,test}.mat`` (all three)."""
     files = present(root)
     if not files:
         raise missing_error(NAME, [folder(root) / "nist36_{train,valid,test}.mat"])
-    digests = {path.name: verify_file(path, None)[0] for path in files.values()}
-    checksum = manifest_digest(digests)
+    missing = [mat_path(root, PARTS[s]).name for s in PARTS if s not in files]
+    if missing:
+        raise DataError(f"incomplete {NAME} in {folder(root)}: {', '.join(missing)} missing; "
+                        f"run `neuralab data download {NAME}`")
+    remembered = remembered_digests({p.name: p for p in files.values()}, {})
+    key = None if remembered is None else cache_key(NAME, manifest_digest(remembered))
 
     def build() -> Dataset:
-        splits = {split: Split(*_read(path, PARTS[split])) for split, path in files.items()}
-        source = DataSource(NAME, str(folder(root)), FORMAT, checksum, False, NOTE, digests)
-        return Dataset(NAME, splits, list(CLASSES), source)
+        digests, splits = {}, {}
+        for split, path in files.items():
+            blob, digests[path.name], _ = read_verified(path, None)
+            splits[split] = Split(*_read(path, PARTS[split], blob))
+        source = DataSource(NAME, str(folder(root)), FORMAT, manifest_digest(digests), False,
+                            NOTE, digests)
+        data = Dataset(NAME, splits, list(CLASSES), source)
+        check_complete(data, INFO, folder(root))
+        return data
 
-    return cached(NAME, cache_key(NAME, checksum), build)
+    return cached(NAME, key, build, rekey=lambda data: cache_key(NAME, data.source.checksum))
 
 
 def probe(root: Path) -> dict:

@@ -8,15 +8,17 @@ from neuralab.data.dataset import Split
 from neuralab.errors import NeuralabError
 
 
-def stratified_indices(labels: np.ndarray, fractions: dict[str, float], seed: int,
-                       ) -> dict[str, np.ndarray]:
+def stratified_indices(labels: np.ndarray, fractions: dict[str, float], seed: int, *,
+                       min_each: int = 0) -> dict[str, np.ndarray]:
     """Split indices of ``labels`` [N] class by class into named parts.
 
     Within each class the indices are shuffled by ``np.random.default_rng(seed)`` (classes in
     ascending order) and cut by ``fractions`` (e.g. ``{"train": .7, "val": .15, "test": .15}``):
     each part but the last gets ``round(fraction * n_class)`` of the class, the last the rest.
     Each part's indices are returned sorted, so a part keeps the source's order. The result
-    depends only on ``labels``, ``fractions`` and ``seed``.
+    depends only on ``labels``, ``fractions`` and ``seed``. ``min_each`` raises each part but
+    the last to at least that many of a class (when the class has enough; the last part keeps
+    what is left), so that a small class still reaches every part.
     """
     rng = np.random.default_rng(seed)
     names = list(fractions)
@@ -28,7 +30,8 @@ def stratified_indices(labels: np.ndarray, fractions: dict[str, float], seed: in
             if i == len(names) - 1:
                 stop = len(members)
             else:
-                stop = min(len(members), start + int(round(fractions[name] * len(members))))
+                take = max(int(round(fractions[name] * len(members))), min_each)
+                stop = min(len(members), start + take)
             parts[name].append(members[start:stop])
             start = stop
     return {name: np.sort(np.concatenate(chunks)) if chunks else np.zeros(0, np.int64)
