@@ -22,8 +22,10 @@ def test_unknown_experiment_exits_2_with_one_line(capsys):
     (["--epochs", "many"], "expected int"),
     (["--epochs"], "--epochs needs a value"),
     (["stray"], "unexpected argument 'stray'"),
-    (["--epochs", "0"], "epochs=0 is out of range: it must be > 0"),
+    (["--epochs", "0"], "epochs=0 is out of range: it must be in (0, 10000]"),
+    (["--epochs", "1e23"], "epochs=1e+23 is out of range: it must be in (0, 10000]"),
     (["--set", "learning_rate=-0.1"], "learning_rate=-0.1 is out of range: it must be > 0"),
+    (["--set", "hidden_units=1000000000"], "hidden_units=1000000000 is out of range"),
 ])
 def test_malformed_config_exits_2(capsys, args, message):
     assert main(["run", "digits-mlp-torch", *args]) == 2
@@ -130,7 +132,7 @@ def test_show_lists_every_setting_with_default_range_and_note(capsys):
     assert "target:  test_accuracy >= 0.48 (UvA DL 2020" in out
     rows = {line.split()[0]: line.split() for line in out.splitlines()[5:]}
     assert rows["learning_rate"][1:5] == ["float", "0.001", ">", "0"]
-    assert rows["dnn_hidden_units"][1:5] == ["tuple[int,", "...]", "100", ">="]
+    assert rows["dnn_hidden_units"][1:7] == ["tuple[int,", "...]", "100", "in", "[1,", "65536]"]
     assert "none | cosine | step" in " ".join(rows["lr_schedule"])
     assert rows["momentum"][3:6] == ["in", "[0,", "1)"]
     assert main(["show", "no-such"]) == 2
@@ -163,3 +165,69 @@ def test_the_handouts_data_dir_spelling_is_the_data_root_option():
     assert args.data_dir == "/d"
     args, _ = build_parser().parse_known_args(["run", "x", "--data-dir", "/e"])
     assert args.data_dir == "/e"
+
+
+def test_version_and_a_help_that_lists_every_command(capsys):
+    from neuralab import __version__
+    from neuralab.cli import build_parser
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out == f"neuralab {__version__}\n"
+    with pytest.raises(SystemExit) as stop:
+        main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    commands = build_parser()._subparsers._group_actions[0].choices
+    assert {"list", "show", "run", "report", "demo", "data", "results", "gradcheck", "summary",
+            "ocr", "viz"} <= set(commands)
+    assert "The neuralab command: " + " | ".join(commands) + "." in out
+    for name in commands:
+        assert f" {name} " in out
+
+
+def test_an_unknown_tag_is_one_line(capsys):
+    assert main(["list", "--tag", "no-such-tag"]) == 2
+    err = capsys.readouterr().err
+    assert err == "neuralab: error: no experiment has the tag 'no-such-tag'; tags: demo\n"
+    assert main(["list", "--tag", "demo"]) == 0
+    assert "digits-mlp-scratch" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [
+    ["run", "digits-mlp-torch", "--out", ""],
+    ["run", "digits-mlp-torch", "--out", " "],
+    ["demo", "--out", ""],
+    ["report", "--out", ""],
+    ["list", "--runs", ""],
+])
+def test_an_empty_folder_option_is_a_usage_error(tmp_path, monkeypatch, capsys, argv):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2 and "must not be empty" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_resume_of_a_finished_run_or_of_another_experiments_run_is_refused(tmp_path, capsys):
+    assert main(["run", "digits-mlp-torch", "--epochs", "1", "--out", str(tmp_path),
+                 "--device", "cpu"]) == 0
+    (run_dir,) = (tmp_path / "digits-mlp-torch").iterdir()
+    metrics = (run_dir / "metrics.json").read_bytes()
+    capsys.readouterr()
+    assert main(["run", "digits-mlp-torch", "--resume", str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"neuralab: error: run {run_dir} is finished (it has metrics.json)")
+    assert err.count("\n") == 1 and (run_dir / "metrics.json").read_bytes() == metrics
+    # the finished run is not "the newest unfinished one" either
+    assert main(["run", "digits-mlp-torch", "--resume", "--out", str(tmp_path)]) == 2
+    assert "no unfinished run of digits-mlp-torch" in capsys.readouterr().err
+    assert main(["run", "mnist-cnn", "--resume", str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"neuralab: error: {run_dir / 'config.json'} is a run of digits-mlp-torch, "
+                   f"not of mnist-cnn\n")
+    (run_dir / "metrics.json").unlink()
+    (run_dir / "config.json").write_text("{}")
+    assert main(["run", "digits-mlp-torch", "--resume", str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"neuralab: error: {run_dir / 'config.json'} is not a run's "
+                          "config.json") and err.count("\n") == 1

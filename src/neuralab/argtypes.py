@@ -25,3 +25,11 @@ def int_in(low: int, high: int | None = None) -> Callable[[str], int]:
 
 seed = int_in(0, 2**32 - 1)  # one seed for Python, NumPy and torch alike
 count = int_in(1)
+
+
+def path(text: str) -> str:
+    """An argparse ``type`` for a file or folder option: an empty value (``--out ''``, which
+    would mean the current folder) is a usage error."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty; give a path")
+    return text

@@ -1,4 +1,4 @@
-"""The ``neuralab`` command: list, run, report, demo, data, results, gradcheck, summary, ocr.
+"""The ``neuralab`` command line (``neuralab --help`` lists every command).
 
 Every user-fixable problem is a :class:`~neuralab.errors.NeuralabError`: its one-line message is
 printed as ``neuralab: error: ...`` and the exit code is 2 (argparse uses 2 for bad flags too).
@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from neuralab import argtypes
+from neuralab import __version__, argtypes
 from neuralab.errors import NeuralabError
 from neuralab.text import text_table
 
@@ -26,12 +26,14 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="neuralab", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="neuralab")
+    parser.add_argument("--version", action="version", version=f"neuralab {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("list", help="registered experiments with their targets and last result")
     p.add_argument("--tag", help="only experiments with this tag (e.g. demo)")
-    p.add_argument("--runs", default="runs", help="runs folder for the 'last result' column")
+    p.add_argument("--runs", default="runs", type=argtypes.path,
+                   help="runs folder for the 'last result' column")
 
     p = sub.add_parser("show", help="one experiment: its handout, target and every setting "
                        "with its default and allowed range")
@@ -49,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=argtypes.seed, default=None,
                    help="default: 0, or the --config file's")
     p.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, cuda:N, mps")
-    p.add_argument("--out", default="runs", help="runs folder (default: runs)")
+    p.add_argument("--out", default="runs", type=argtypes.path,
+                   help="runs folder (default: runs)")
     p.add_argument("--resume", nargs="?", const="latest", default=None, metavar="RUN_DIR",
                    help="continue the newest unfinished run of NAME (or RUN_DIR)")
     p.add_argument("--nproc", type=argtypes.count, default=1,
@@ -59,15 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
 
     p = sub.add_parser("report", help="write report.html from finished runs")
-    p.add_argument("--runs", default="runs")
+    p.add_argument("--runs", default="runs", type=argtypes.path)
     p.add_argument("--results", nargs="?", const="results", default=None, metavar="DIR",
-                   help="report the committed reference results in DIR (default results/) "
-                        "instead of runs/")
-    p.add_argument("--out", default=None,
+                   type=argtypes.path, help="report the committed reference results in DIR "
+                   "(default results/) instead of runs/")
+    p.add_argument("--out", default=None, type=argtypes.path,
                    help="default: RUNS/report.html, or report.html here with --results")
 
     p = sub.add_parser("demo", help="run the quick offline experiments and write the report")
-    p.add_argument("--out", default="runs")
+    p.add_argument("--out", default="runs", type=argtypes.path)
     p.add_argument("--device", default="cpu")
     _add_common(p)
 
@@ -84,8 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", action="store_true", help="print the README table")
     p.add_argument("--update-readme", nargs="?", const="README.md", default=None,
                    metavar="README", help="regenerate the README's results table")
-    p.add_argument("--dir", default="results")
-    p.add_argument("--promote", metavar="RUN_DIR", help="copy a finished run into results/")
+    p.add_argument("--dir", default="results", type=argtypes.path)
+    p.add_argument("--promote", metavar="RUN_DIR", type=argtypes.path,
+                   help="copy a finished run into results/")
 
     p = sub.add_parser("gradcheck", help="numerical gradient check of every module (float64)")
     p.add_argument("--seed", type=argtypes.seed, default=0)
@@ -97,11 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("image")
     p.add_argument("--model", default="emnist-cnn", help="experiment name or checkpoint path")
     p.add_argument("--boxes", default=None, metavar="OUT.png", help="write the detected boxes")
-    p.add_argument("--runs", default="runs")
+    p.add_argument("--runs", default="runs", type=argtypes.path)
 
-    from neuralab.viz.cli import add_viz_parser
+    from neuralab.commands.viz import add_viz_parser
 
     add_viz_parser(sub)
+    parser.description = ("The neuralab command: " + " | ".join(sub.choices) +
+                          ". `neuralab COMMAND --help` says more.")
     return parser
 
 
@@ -125,8 +131,12 @@ def _split_config_flags(extra: list[str]) -> list[str]:
 
 def cmd_list(args) -> int:
     from neuralab.experiments import all_experiments
+    from neuralab.experiments.catalog import all_tags
     from neuralab.report import collect_runs
 
+    if args.tag is not None and args.tag not in all_tags():
+        raise NeuralabError(f"no experiment has the tag {args.tag!r}; tags: "
+                            f"{', '.join(all_tags())}")
     runs = collect_runs(args.runs) if Path(args.runs).is_dir() else {}
     rows = []
     for e in all_experiments(args.tag):
@@ -187,7 +197,7 @@ def cmd_run(args, extra: list[str]) -> int:
     if args.resume:
         resume_dir = (find_unfinished(Path(args.out), exp.name) if args.resume == "latest"
                       else Path(args.resume))
-        if not (resume_dir / "config.json").exists():
+        if not (resume_dir / "config.json").is_file():
             raise NeuralabError(f"--resume {resume_dir}: not a run folder (no config.json)")
     from neuralab.train.distributed import shutdown
 
@@ -306,7 +316,7 @@ def cmd_ocr(args) -> int:
 
 
 def cmd_viz(args) -> int:
-    from neuralab.viz.cli import main_viz
+    from neuralab.commands.viz import main_viz
 
     return main_viz(args)
 
@@ -333,6 +343,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`neuralab show X | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = 141
+    except MemoryError:  # a setting too big for this machine (FIELD_BOUNDS caps most of them)
+        print("neuralab: error: out of memory; use smaller sizes (batch_size, hidden units, "
+              "resolution ...)", file=sys.stderr)
+        code = 2
     except OSError as err:  # a path the system refuses (no such folder, no permission, full)
         if err.filename is None:
             raise  # not about a file: a bug, keep the traceback

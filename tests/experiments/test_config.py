@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import pytest
 
 from neuralab.errors import NeuralabError
+from neuralab.experiments import all_experiments
 from neuralab.experiments.config import (
     COUNT,
     DECAY,
@@ -16,7 +17,6 @@ from neuralab.experiments.config import (
     apply_overrides,
     parse_set_args,
 )
-from neuralab.experiments.registry import all_experiments
 
 
 @dataclass
@@ -84,27 +84,72 @@ def test_every_number_of_every_registered_config_has_bounds_that_its_default_mee
             assert name in FIELD_BOUNDS, f"{exp.name}.{name} has no entry in FIELD_BOUNDS"
 
 
-def _just_outside(bounds: Bounds, integer: bool) -> float:
+def _just_outside(bounds: Bounds, integer: bool) -> list[float]:
+    out = []
     if bounds.low is not None:
-        return bounds.low if bounds.low_open else bounds.low - (1 if integer else 1e-3)
-    return bounds.high if bounds.high_open else bounds.high + 1
+        out.append(bounds.low if bounds.low_open else bounds.low - (1 if integer else 1e-3))
+    if bounds.high is not None:
+        out.append(bounds.high if bounds.high_open else bounds.high + (1 if integer else 1e-3))
+    return out
+
+
+def _text(field_name: str, value: float, integer: bool, config) -> str:
+    text = f"{int(value)}" if integer else f"{value!r}"
+    current = getattr(config, field_name)
+    if isinstance(current, tuple) and len(current) > 1:  # keep the count a fixed-length field needs
+        return ",".join([text] + [str(v) for v in current[1:]])
+    return text
 
 
 def test_a_value_just_outside_its_bounds_stops_every_experiment_with_one_line():
     checked = 0
     for exp in all_experiments():
-        for name, integer in _numeric_fields(exp.make_config()):
-            bad = _just_outside(FIELD_BOUNDS[name], integer)
-            text = f"{int(bad)}" if integer else f"{bad!r}"
-            with pytest.raises(NeuralabError, match=rf"^{name}=\S+ is out of range: ") as err:
-                exp.make_config({name: text})
-            assert "\n" not in str(err.value)
-            checked += 1
-    assert checked > 200
+        config = exp.make_config()
+        for name, integer in _numeric_fields(config):
+            for bad in _just_outside(FIELD_BOUNDS[name], integer):
+                with pytest.raises(NeuralabError, match=rf"^{name}=\S+ is out of range: ") as err:
+                    exp.make_config({name: _text(name, bad, integer, config)})
+                assert "\n" not in str(err.value)
+                checked += 1
+    assert checked > 400
+
+
+def test_sizes_have_upper_bounds_that_fit_the_machine():
+    """What used to be a MemoryError, an ImportError or a run for ever is one line now."""
+    from neuralab.experiments import get_experiment
+
+    for name, overrides, message in [
+        ("cifar10-mlp-torch", {"hidden_units": "1000000000"},
+         r"hidden_units=1000000000 is out of range: each value must be in \[1, 65536\]"),
+        ("cifar10-mlp-scratch", {"threads": "100000"}, r"threads=100000 is out of range"),
+        ("digits-mlp-torch", {"epochs": "1e23"}, r"epochs=1e\+23 is out of range: it must be "
+                                                 r"in \(0, 10000\]"),
+        ("palindrome-rnn", {"seq_length": "100000"}, r"seq_length=100000 is out of range"),
+        ("digits-mlp-torch", {"batch_size": "1e400"}, r"expected int"),
+        ("digits-mlp-torch", {"batch_size": "2.5e0"}, r"expected int"),
+    ]:
+        with pytest.raises(NeuralabError, match=message) as err:
+            get_experiment(name).make_config(overrides)
+        assert "\n" not in str(err.value)
+    assert get_experiment("digits-mlp-torch").make_config({"batch_size": "2e3"}).batch_size == 2000
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("chars-cnn", "4,4", "widths=4,4 has 2 values; it takes exactly 3"),
+    ("chars-cnn", "4,4,4,4", "widths=4,4,4,4 has 4 values; it takes exactly 3"),
+    ("cifar10-fast", "", r"widths=\(empty\) has 0 values; it takes exactly 3"),
+])
+def test_fixed_length_tuples_say_how_many_values_they_take(name, value, message):
+    from neuralab.experiments import get_experiment
+
+    with pytest.raises(NeuralabError, match=message):
+        get_experiment(name).make_config({"widths": value})
+    assert get_experiment(name).make_config({"widths": "8,16,32"}).widths == (8, 16, 32)
 
 
 def test_tuples_are_checked_element_by_element():
-    with pytest.raises(NeuralabError, match="hidden=0 is out of range: each value must be >= 1"):
+    with pytest.raises(NeuralabError, match=r"hidden=0 is out of range: each value must be "
+                       r"in \[1, 65536\]"):
         apply_overrides(Cfg(), {"hidden": "100,0"})
     assert apply_overrides(Cfg(), {"hidden": "100,1"}).hidden == (100, 1)
 
@@ -137,5 +182,5 @@ def test_field_notes_come_from_the_class_and_its_parents():
     rows = {r["field"]: r for r in describe_fields(Child(lr=1729.6000000000001))}
     assert rows["lr"] == {"field": "lr", "type": "float", "value": "1729.6", "range": "",
                           "note": "per summed loss"}  # "lr" has no FIELD_BOUNDS entry
-    assert (rows["max_steps"]["value"], rows["max_steps"]["range"]) == ("20", ">= 1")
+    assert (rows["max_steps"]["value"], rows["max_steps"]["range"]) == ("20", "in [1, 10000000]")
     assert rows["mode"]["value"] == "a"

@@ -67,30 +67,126 @@ def test_unknown_experiment_is_a_clear_error():
         get_experiment("no-such-thing")
 
 
-def test_find_unfinished_picks_the_newest_without_metrics(tmp_path):
-    for stamp, done in [("20260101-000000", False), ("20260102-000000", False),
-                        ("20260103-000000", True)]:
-        d = tmp_path / "x" / stamp
-        d.mkdir(parents=True)
-        (d / "config.json").write_text("{}")
-        if done:
-            (d / "metrics.json").write_text("{}")
+def _fake_run(root, stamp, *, done=False, state=None):
+    d = root / "x" / stamp
+    d.mkdir(parents=True)
+    (d / "config.json").write_text("{}")
+    if done:
+        (d / "metrics.json").write_text("{}")
+    if state:
+        (d / state).mkdir()
+        (d / state / "model.safetensors").write_text("")
+    return d
+
+
+def test_find_unfinished_picks_the_newest_without_metrics_that_can_resume(tmp_path):
+    _fake_run(tmp_path, "20260101-000000", state="checkpoint")
+    _fake_run(tmp_path, "20260102-000000", state="cells")  # palindrome-sweep keeps its cells
+    _fake_run(tmp_path, "20260103-000000", state="checkpoint", done=True)
+    _fake_run(tmp_path, "20260104-000000")  # failed before training: only config.json
+    empty = _fake_run(tmp_path, "20260105-000000")
+    (empty / "checkpoint").mkdir()  # an empty checkpoint folder saves nothing either
     assert find_unfinished(tmp_path, "x").name == "20260102-000000"
+    (tmp_path / "x" / "20260102-000000" / "cells" / "model.safetensors").unlink()
+    assert find_unfinished(tmp_path, "x").name == "20260101-000000"
+    _fake_run(tmp_path, "20260106-000000", state="checkpoint.old")  # killed mid-swap
+    assert find_unfinished(tmp_path, "x").name == "20260106-000000"
     with pytest.raises(NeuralabError, match="no unfinished run"):
         find_unfinished(tmp_path, "y")
 
 
-def test_a_run_failing_before_any_output_leaves_no_folder(tmp_path, toy):
+def _failing(name, error):
     def fail(cfg, ctx):
-        raise NeuralabError("cifar10 not found")
+        raise error
 
-    broken = Experiment(name="toy-fail", topic="test", handout="none", config_cls=ToyConfig,
-                        target=Target("score", 0.5, "made up"), run=fail)
-    with pytest.raises(NeuralabError):
-        run_experiment(broken, ToyConfig(), device="cpu", out_root=tmp_path)
+    return Experiment(name=name, topic="test", handout="none", config_cls=ToyConfig,
+                      target=Target("score", 0.5, "made up"), run=fail)
+
+
+@pytest.mark.parametrize("error", [NeuralabError("cifar10 not found"), KeyboardInterrupt(),
+                                   RuntimeError("a bug"), MemoryError()])
+def test_a_run_failing_before_any_output_leaves_no_folder(tmp_path, error):
+    with pytest.raises(type(error)):
+        run_experiment(_failing("toy-fail", error), ToyConfig(), device="cpu",
+                       out_root=tmp_path)
     assert list((tmp_path / "toy-fail").iterdir()) == []
 
 
-def test_recipe_experiments_belong_to_their_topic_module():
-    assert get_experiment("cifar10-simple-cnn").run.__module__ == "neuralab.experiments.cifar10"
-    assert get_experiment("flowers17-finetune").run.__module__ == "neuralab.experiments.transfer"
+def test_a_run_failing_after_some_output_keeps_its_folder(tmp_path):
+    def fail_late(cfg, ctx):
+        ctx.checkpoint_dir.mkdir(parents=True)
+        (ctx.checkpoint_dir / "model.safetensors").write_bytes(b"weights")
+        raise KeyboardInterrupt
+
+    exp = Experiment(name="toy-late", topic="test", handout="none", config_cls=ToyConfig,
+                     target=Target("score", 0.5, "made up"), run=fail_late)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(exp, ToyConfig(), device="cpu", out_root=tmp_path)
+    (run_dir,) = (tmp_path / "toy-late").iterdir()
+    assert {p.name for p in run_dir.iterdir()} == {"config.json", "checkpoint", ".lock"}
+    assert find_unfinished(tmp_path, "toy-late") == run_dir
+
+
+def test_resume_continues_in_the_same_folder_with_the_saved_config(tmp_path, toy):
+    seen = []
+
+    def remember(cfg, ctx):
+        seen.append((cfg.value, ctx.resume, ctx.out_dir, ctx.seed))
+        if not ctx.resume:
+            ctx.checkpoint_dir.mkdir(parents=True)
+            (ctx.checkpoint_dir / "state").write_text("step 5")
+            raise KeyboardInterrupt
+        return RunResult(metrics={"score": cfg.value})
+
+    exp = Experiment(name="toy-resume", topic="test", handout="none", config_cls=ToyConfig,
+                     target=Target("score", 0.5, "made up"), run=remember)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(exp, ToyConfig(value=0.9), seed=4, device="cpu", out_root=tmp_path,
+                       command="neuralab run toy-resume")
+    run_dir = find_unfinished(tmp_path, "toy-resume")
+    done_dir, doc = run_experiment(exp, ToyConfig(), device="cpu", out_root=tmp_path,
+                                   resume_dir=run_dir, command="neuralab run --resume")
+    assert done_dir == run_dir and doc["value"] == 0.9 and doc["seed"] == 4
+    assert seen == [(0.9, False, run_dir, 4), (0.9, True, run_dir, 4)]
+    assert doc["command"] == "neuralab run toy-resume"
+    assert doc["resumed_with"] == ["neuralab run --resume"]
+    # a finished run is never resumed (it would overwrite metrics.json)
+    before = (run_dir / "metrics.json").read_bytes()
+    with pytest.raises(NeuralabError, match=r"is finished \(it has metrics.json\)") as err:
+        run_experiment(exp, ToyConfig(), device="cpu", out_root=tmp_path, resume_dir=run_dir)
+    assert "\n" not in str(err.value) and (run_dir / "metrics.json").read_bytes() == before
+
+
+@pytest.mark.parametrize("content, message", [
+    ({}, 'is not a run\'s config.json: it needs "experiment" and "config"'),
+    ([], 'is not a run\'s config.json'),
+    ({"experiment": "cifar10-cnn-a", "config": {"model": "cnn_a"}},
+     "is a run of cifar10-cnn-a, not of toy-exp"),
+    ({"experiment": "toy-exp", "config": {"nope": 1}}, "unknown config key 'nope'"),
+    ({"experiment": "toy-exp", "config": {"value": "x"}}, "expected float"),
+    ({"experiment": "toy-exp", "config": {}, "seed": "x"}, "seed 'x' is not a seed"),
+])
+def test_resuming_a_bad_config_json_is_one_line_naming_it(tmp_path, toy, content, message):
+    run_dir = tmp_path / "toy-exp" / "20260101-000000"
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.json").write_text(json.dumps(content))
+    with pytest.raises(NeuralabError) as err:
+        run_experiment(toy, ToyConfig(), device="cpu", out_root=tmp_path, resume_dir=run_dir)
+    text = str(err.value)
+    assert str(run_dir / "config.json") in text and message in text and "\n" not in text
+    assert {p.name for p in run_dir.iterdir()} == {"config.json"}  # nothing written
+
+
+def test_an_empty_out_folder_is_refused(tmp_path, toy, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(NeuralabError, match="--out is empty"):
+        run_experiment(toy, ToyConfig(), device="cpu", out_root="")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_experiments_know_their_topic_module_without_a_rewritten_run_module():
+    cnn = get_experiment("cifar10-simple-cnn")
+    assert cnn.module == "neuralab.experiments.cifar10"
+    assert cnn.run.__module__ == "neuralab.experiments.registry"  # the recipe's wrapper
+    assert get_experiment("flowers17-finetune").module == "neuralab.experiments.transfer"
+    assert get_experiment("digits-mlp-torch").module == "neuralab.experiments.digits"

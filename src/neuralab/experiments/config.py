@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import types
 import typing
 from dataclasses import dataclass
@@ -55,12 +56,17 @@ def _convert(name: str, text: str, tp: Any) -> Any:
                 return low in _TRUE
             raise ValueError
         if tp is int:
-            return int(float(text)) if "e" in text.lower() else int(text)
+            if "e" not in text.lower():
+                return int(text)
+            number = float(text)  # 2e3
+            if not number.is_integer():
+                raise ValueError
+            return int(number)
         if tp is float:
             return float(text)
         if tp is str:
             return text
-    except ValueError:
+    except (ValueError, OverflowError):
         raise NeuralabError(f"--set {name}={text!r}: expected {tp.__name__}") from None
     raise NeuralabError(f"--set {name}: fields of type {tp} cannot be set from the command line")
 
@@ -84,9 +90,14 @@ class Bounds:
 
     def describe(self) -> str:
         if self.high is None:
-            return f"{'>' if self.low_open else '>='} {self.low:g}"
-        return (f"in {'(' if self.low_open else '['}{self.low:g}, "
-                f"{self.high:g}{')' if self.high_open else ']'}")
+            return f"{'>' if self.low_open else '>='} {_number(self.low)}"
+        return (f"in {'(' if self.low_open else '['}{_number(self.low)}, "
+                f"{_number(self.high)}{')' if self.high_open else ']'}")
+
+
+def _number(value: float) -> str:
+    """1e7 -> "10000000", 0.5 -> "0.5": whole numbers in full, others as ``%g``."""
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else f"{value:g}"
 
 
 POSITIVE = Bounds(0, low_open=True)
@@ -94,6 +105,29 @@ NON_NEGATIVE = Bounds(0)
 COUNT = Bounds(1)  # an int that counts something: at least one
 FRACTION = Bounds(0, 1, high_open=True)  # [0, 1): momenta, dropout, label smoothing
 DECAY = Bounds(0, 1, low_open=True)  # (0, 1]: multiplicative decays, accuracies
+
+# Upper ends: what this package can run on one machine. A size past them would exhaust memory
+# (hidden_units=1e9 asks for hundreds of GiB) or train for ever (epochs=1e23) instead of failing
+# with one line before anything starts.
+MAX_WIDTH = 65_536  # units of a hidden layer, channels of a conv stage, PCA components
+MAX_BATCH = 65_536
+MAX_EPOCHS = 10_000
+MAX_STEPS = 10_000_000  # optimiser steps, iterations, evaluation intervals
+MAX_SAMPLES = 10_000_000  # subsets and held-out examples (more than any dataset here has)
+MAX_PIXELS = 1_024  # image side after resizing
+MAX_SEQ_LENGTH = 1_000  # palindrome length (BPTT through 1,000 steps is already slow)
+MAX_THREADS = max(256, os.cpu_count() or 1)
+MAX_SHIFT = 64  # pixels of translation / padding
+MAX_SECONDS = 7 * 24 * 3600.0  # one week
+
+SIZE = Bounds(1, MAX_WIDTH)
+STEPS = Bounds(1, MAX_STEPS)
+MAYBE_STEPS = Bounds(0, MAX_STEPS)  # 0: never
+SAMPLES = Bounds(1, MAX_SAMPLES)
+MAYBE_SAMPLES = Bounds(0, MAX_SAMPLES)
+PIXELS = Bounds(1, MAX_PIXELS)
+SHIFT = Bounds(0, MAX_SHIFT)
+THREADS = Bounds(0, MAX_THREADS)  # 0: the libraries' default
 
 #: field name -> allowed range, shared by every experiment's config. Tuples are checked element by
 #: element; ``None`` (where the field's type allows it) always passes: it means "off" or "all".
@@ -103,30 +137,43 @@ FIELD_BOUNDS: dict[str, Bounds] = {
     "momentum": FRACTION, "sgd_momentum": FRACTION, "filter_momentum": FRACTION,
     "weight_decay": NON_NEGATIVE, "reg": NON_NEGATIVE, "label_smoothing": FRACTION,
     "dropout": FRACTION, "max_norm": POSITIVE, "lr_decay": DECAY, "learning_rate_decay": DECAY,
-    "lr_decay_every": NON_NEGATIVE, "warmup_steps": NON_NEGATIVE, "time_budget_s": POSITIVE,
-    "whiten_bias_epochs": NON_NEGATIVE,
+    "lr_decay_every": MAYBE_STEPS, "warmup_steps": MAYBE_STEPS,
+    "time_budget_s": Bounds(0, MAX_SECONDS, low_open=True),
+    "whiten_bias_epochs": Bounds(0, MAX_EPOCHS),
     # length of training and evaluation
-    "batch_size": COUNT, "epochs": POSITIVE, "max_steps": COUNT, "max_iters": COUNT,
-    "num_iters": COUNT, "train_steps": COUNT, "eval_freq": COUNT, "eval_every": COUNT,
-    "patience": COUNT, "plateau_evals": COUNT, "plateau_accuracy": DECAY, "seeds": COUNT,
-    "test_batches": COUNT, "extract_batch": COUNT, "grad_batch": COUNT,
+    "batch_size": Bounds(1, MAX_BATCH), "epochs": Bounds(0, MAX_EPOCHS, low_open=True),
+    "max_steps": STEPS, "max_iters": STEPS, "num_iters": STEPS, "train_steps": STEPS,
+    "eval_freq": STEPS, "eval_every": STEPS, "patience": Bounds(1, MAX_EPOCHS),
+    "plateau_evals": Bounds(1, MAX_EPOCHS), "plateau_accuracy": DECAY, "seeds": Bounds(1, 100),
+    "test_batches": STEPS, "extract_batch": Bounds(1, MAX_BATCH),
+    "grad_batch": Bounds(1, MAX_BATCH),
     # data
-    "val_size": NON_NEGATIVE, "num_validation": NON_NEGATIVE, "train_subset": COUNT,
-    "test_subset": COUNT, "input_size": COUNT, "input_dim": COUNT, "resolution": COUNT,
-    "seq_length": COUNT, "seq_lengths": COUNT, "grad_seq_length": COUNT,
-    "pca_fit_samples": NON_NEGATIVE, "whiten_images": COUNT,
+    "val_size": MAYBE_SAMPLES, "num_validation": MAYBE_SAMPLES, "train_subset": SAMPLES,
+    "test_subset": SAMPLES, "input_size": PIXELS, "input_dim": SIZE, "resolution": PIXELS,
+    "seq_length": Bounds(1, MAX_SEQ_LENGTH), "seq_lengths": Bounds(1, MAX_SEQ_LENGTH),
+    "grad_seq_length": Bounds(1, MAX_SEQ_LENGTH),
+    "pca_fit_samples": MAYBE_SAMPLES, "whiten_images": SAMPLES,
     # augmentation
-    "shift": NON_NEGATIVE, "rotate": NON_NEGATIVE, "scale": FRACTION, "translate": NON_NEGATIVE,
-    "crop_padding": NON_NEGATIVE, "thicken": NON_NEGATIVE, "thin": NON_NEGATIVE,
+    "shift": SHIFT, "rotate": Bounds(0, 180), "scale": FRACTION, "translate": SHIFT,
+    "crop_padding": SHIFT, "thicken": NON_NEGATIVE, "thin": NON_NEGATIVE,
     "tta_level": Bounds(0, 2),
     # model
-    "dnn_hidden_units": COUNT, "hidden_units": COUNT, "hidden": COUNT, "hidden_size": COUNT,
-    "num_hidden": COUNT, "widths": COUNT, "filters": COUNT, "n_components": COUNT,
-    "pca_components": COUNT, "whiten_kernel": COUNT, "whiten_eps": POSITIVE,
-    "init_std": POSITIVE, "std": POSITIVE,
+    "dnn_hidden_units": SIZE, "hidden_units": SIZE, "hidden": SIZE, "hidden_size": SIZE,
+    "num_hidden": SIZE, "widths": SIZE, "n_components": SIZE, "pca_components": SIZE,
+    "whiten_kernel": Bounds(1, 32), "whiten_eps": POSITIVE, "init_std": POSITIVE,
+    "std": POSITIVE,
     # what a run reports and how it runs
-    "factors": POSITIVE, "balance_tau": NON_NEGATIVE, "gradcam_images": NON_NEGATIVE,
-    "n_maps": COUNT, "num_threads": NON_NEGATIVE, "threads": NON_NEGATIVE,
+    "filters": Bounds(0, MAX_WIDTH),  # filter indices (past the layer's count: i mod count)
+    "factors": POSITIVE, "balance_tau": NON_NEGATIVE, "gradcam_images": Bounds(0, 1_000),
+    "n_maps": Bounds(1, 1_000), "num_threads": THREADS, "threads": THREADS,
+}
+
+#: field name -> (fewest, most) values of a tuple field; the same in every config that has it.
+FIELD_LENGTHS: dict[str, tuple[int, int | None]] = {
+    "widths": (3, 3),  # the three conv stages of CharCNN and of airbench's net
+    "seq_lengths": (1, None),
+    "filters": (1, None),
+    "factors": (1, None),
 }
 
 
@@ -141,9 +188,27 @@ def check_bounds(config: Any) -> None:
         for v in value if many else (value,):
             if isinstance(v, (int, float)) and not isinstance(v, bool) and not bounds.admits(v):
                 what = "each value" if many else "it"
-                shown = f"{v:g}" if isinstance(v, float) else str(v)
+                shown = str(v) if isinstance(v, int) and abs(v) < 10**15 else f"{v:g}"
                 raise NeuralabError(f"{f.name}={shown} is out of range: {what} must be "
                                     f"{bounds.describe()}")
+    check_lengths(config)
+
+
+def check_lengths(config: Any) -> None:
+    """A one-line error for a tuple field of ``config`` with a count outside
+    :data:`FIELD_LENGTHS`."""
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if f.name not in FIELD_LENGTHS or not isinstance(value, (tuple, list)):
+            continue
+        low, high = FIELD_LENGTHS[f.name]
+        if len(value) < low or (high is not None and len(value) > high):
+            want = (f"exactly {low}" if low == high else f"at least {low}" if high is None
+                    else f"{low} to {high}")
+            shown = ",".join(map(str, value)) or "(empty)"
+            raise NeuralabError(f"{f.name}={shown} has {len(value)} value"
+                                f"{'' if len(value) == 1 else 's'}; it takes {want}, "
+                                f"comma-separated")
 
 
 def apply_overrides(config: Any, overrides: dict[str, str]) -> Any:
@@ -167,14 +232,14 @@ def config_to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-def _as_text(value: Any) -> str:
+def as_text(value: Any) -> str:
     """A JSON value written as ``--set`` would take it: ``[32, 64]`` -> ``"32,64"``."""
     if value is None:
         return "none"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (list, tuple)):
-        return ",".join(_as_text(v) for v in value)
+        return ",".join(as_text(v) for v in value)
     return str(value)
 
 
@@ -197,7 +262,7 @@ def overrides_from_file(path: str | Path, experiment: str) -> tuple[dict[str, st
     if fields is doc:
         fields = {k: v for k, v in doc.items() if k not in ("experiment", "seed")}
     seed = doc.get("seed")
-    return {k: _as_text(v) for k, v in fields.items()}, seed if isinstance(seed, int) else None
+    return {k: as_text(v) for k, v in fields.items()}, seed if isinstance(seed, int) else None
 
 
 def field_comments(config_cls: type) -> dict[str, str]:
@@ -218,12 +283,12 @@ def field_comments(config_cls: type) -> dict[str, str]:
 
 
 def _shown(value: Any) -> str:
-    """``_as_text`` with floats rounded for reading (1729.6000000000001 -> 1729.6)."""
+    """``as_text`` with floats rounded for reading (1729.6000000000001 -> 1729.6)."""
     if isinstance(value, float):
         return f"{value:.10g}"
     if isinstance(value, (list, tuple)):
         return ",".join(_shown(v) for v in value)
-    return _as_text(value)
+    return as_text(value)
 
 
 def describe_fields(config: Any) -> list[dict[str, str]]:

@@ -3,6 +3,10 @@
 An experiment is data plus one function: a config dataclass (its fields are the knobs, with the
 handout's defaults), a :class:`Target` (the number the handout promises and where it says so)
 and ``run(config, ctx) -> RunResult``. The CLI, the report and the demo all read this registry.
+
+This module is a leaf of the experiments layer: it imports no topic module. Topic modules
+import it and register their experiments when they are imported; :mod:`neuralab.experiments.
+catalog` imports every topic module and answers ``get_experiment`` / ``all_experiments``.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from neuralab.errors import NeuralabError
+from neuralab.experiments.config import apply_overrides
 
 
 @dataclass(frozen=True)
@@ -61,11 +65,14 @@ class Experiment:
     description: str = ""
     tags: tuple[str, ...] = ()
     defaults: dict[str, Any] = field(default_factory=dict)
+    #: the topic module that registered the experiment (e.g. ``neuralab.experiments.cifar10``)
+    module: str = ""
+    #: ``rebuild(config) -> spec``: the untrained model of a run with its preprocessing (see
+    #: :func:`neuralab.experiments.runs.load_run`); None: the topic module's ``rebuild``
+    rebuild: Callable[[Any], dict[str, Any]] | None = None
 
     def make_config(self, overrides: dict[str, str] | None = None):
         """The config dataclass with this experiment's defaults and string ``overrides`` applied."""
-        from neuralab.experiments.config import apply_overrides
-
         config = self.config_cls(**self.defaults)
         return apply_overrides(config, overrides or {})
 
@@ -84,13 +91,16 @@ def register(experiment: Experiment) -> Experiment:
 
 def experiment(name: str, *, topic: str, handout: str, config: type, target: Target,
                description: str = "", tags: tuple[str, ...] = (),
-               defaults: dict[str, Any] | None = None):
-    """Decorator form of :func:`register` for a ``run(config, ctx)`` function."""
+               defaults: dict[str, Any] | None = None, module: str | None = None,
+               rebuild: Callable[[Any], dict[str, Any]] | None = None):
+    """Decorator form of :func:`register` for a ``run(config, ctx)`` function; the experiment
+    belongs to ``module`` (default: the module that defines ``run``)."""
 
     def wrap(run: Callable) -> Callable:
         register(Experiment(name=name, topic=topic, handout=handout, config_cls=config,
                             target=target, run=run, description=description or (run.__doc__ or "")
-                            .strip().split("\n")[0], tags=tags, defaults=dict(defaults or {})))
+                            .strip().split("\n")[0], tags=tags, defaults=dict(defaults or {}),
+                            module=module or run.__module__, rebuild=rebuild))
         return run
 
     return wrap
@@ -98,34 +108,23 @@ def experiment(name: str, *, topic: str, handout: str, config: type, target: Tar
 
 def register_recipe(name: str, recipe: Callable[[Any, Any, str], RunResult], *, topic: str,
                     handout: str, config: type, target: Target, title: str,
-                    tags: tuple[str, ...] = (), **defaults: Any) -> None:
+                    tags: tuple[str, ...] = (),
+                    rebuild: Callable[[Any], dict[str, Any]] | None = None,
+                    **defaults: Any) -> None:
     """Register one training recipe ``recipe(config, ctx, title)`` under another name, with
-    the handout's settings as the config defaults (one recipe, many experiments)."""
+    the handout's settings as the config defaults (one recipe, many experiments). The
+    experiment belongs to the recipe's topic module."""
 
     def run(cfg, ctx) -> RunResult:
         return recipe(cfg, ctx, title)
 
     run.__doc__ = title
-    run.__module__ = recipe.__module__  # the experiment belongs to the recipe's topic module
     experiment(name, topic=topic, handout=handout, config=config, target=target,
-               description=title, tags=tags, defaults=defaults)(run)
+               description=title, tags=tags, defaults=defaults, module=recipe.__module__,
+               rebuild=rebuild)(run)
 
 
-def _load_all() -> None:
-    import neuralab.experiments.catalog  # noqa: F401  (registers everything on import)
-
-
-def get_experiment(name: str) -> Experiment:
-    _load_all()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        close = [n for n in _REGISTRY if name.split("-")[0] in n][:5]
-        hint = f"; did you mean {', '.join(close)}?" if close else "; `neuralab list` shows all"
-        raise NeuralabError(f"unknown experiment {name!r}{hint}") from None
-
-
-def all_experiments(tag: str | None = None) -> list[Experiment]:
-    _load_all()
-    exps = sorted(_REGISTRY.values(), key=lambda e: (e.topic, e.name))
-    return [e for e in exps if tag is None or tag in e.tags]
+def registered() -> dict[str, Experiment]:
+    """The experiments registered so far (only those of the topic modules imported yet: use
+    :func:`neuralab.experiments.catalog.all_experiments` for all of them)."""
+    return dict(_REGISTRY)

@@ -1,9 +1,7 @@
 """``neuralab viz filters|activations|gradcam RUN_DIR``: look inside a trained checkpoint.
 
-A run folder holds ``config.json`` (the experiment's name and config) and the trainer's
-``checkpoint/model.safetensors``. The model is rebuilt from the experiment's config (the
-CIFAR-10 experiments' ``model`` field, or :func:`neuralab.experiments.transfer.rebuild` for the
-transfer experiments), its weights are loaded, and the figure is written as a PNG (default:
+The run's model is rebuilt and its weights loaded by :func:`neuralab.experiments.runs.load_run`;
+the figure (drawn by :mod:`neuralab.viz.inside`) is written as a PNG (default:
 ``RUN_DIR/plots/viz-<command>.png``).
 
     neuralab viz filters RUN_DIR [--indices 14,26,32] [--image PHOTO]
@@ -14,93 +12,16 @@ transfer experiments), its weights are loaded, and the figure is written as a PN
 from __future__ import annotations
 
 import argparse
-import dataclasses
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from neuralab import argtypes
 from neuralab.errors import NeuralabError
+from neuralab.experiments.runs import LoadedRun, load_run
 
 if TYPE_CHECKING:
     import numpy as np
     import torch
-
-
-@dataclass
-class LoadedRun:
-    """A run's model with its weights, and how to feed it images."""
-
-    run_dir: Path
-    experiment: str
-    model: torch.nn.Module
-    preprocess: Any  # uint8 [N, H, W, C] tensor -> model input
-    dataset: str | None  # where test images come from (None: no dataset, e.g. zebra-filters)
-    options: dict
-    classes: list[str] | None = None
-
-
-def _cifar_rebuild(cfg) -> dict[str, Any]:
-    import torch
-
-    from neuralab.experiments.cifar10 import _build_model, normalization
-
-    mean, std = normalization(cfg.normalization)
-    flat = cfg.model == "mlp"
-
-    def preprocess(x: torch.Tensor) -> torch.Tensor:
-        x = x.permute(0, 3, 1, 2).float().div(255.0) if x.dtype == torch.uint8 else x
-        m = torch.as_tensor(mean, dtype=x.dtype).view(1, -1, 1, 1)
-        s = torch.as_tensor(std, dtype=x.dtype).view(1, -1, 1, 1)
-        x = (x - m) / s
-        return x.flatten(1) if flat else x
-
-    return {"model": _build_model(cfg), "preprocess": preprocess, "dataset": "cifar10",
-            "options": {}, "checkpoint": True}
-
-
-def load_run(run_dir: str | Path) -> LoadedRun:
-    """Rebuild the model of a finished (or checkpointed) run and load its weights."""
-    import importlib
-
-    from neuralab.experiments import get_experiment
-    from neuralab.io import read_json
-    from neuralab.train.checkpoint import MODEL_FILE, find_checkpoint, load_weights
-
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.json").exists():
-        raise NeuralabError(f"{run_dir} is not a run folder (no config.json); give "
-                            f"runs/EXPERIMENT/TIMESTAMP")
-    saved = read_json(run_dir / "config.json")
-    exp = get_experiment(saved["experiment"])
-    fields = {f.name for f in dataclasses.fields(exp.config_cls)}
-    values = {k: tuple(v) if isinstance(v, list) else v
-              for k, v in saved["config"].items() if k in fields}
-    cfg = dataclasses.replace(exp.make_config(), **values)
-    module = importlib.import_module(exp.run.__module__)
-    if hasattr(module, "rebuild"):
-        spec = module.rebuild(cfg)
-    elif hasattr(cfg, "model") and hasattr(cfg, "normalization"):
-        spec = _cifar_rebuild(cfg)
-    else:
-        raise NeuralabError(f"neuralab viz cannot rebuild the model of {exp.name} (its "
-                            f"module {exp.run.__module__} has no rebuild(config))")
-    model = spec["model"]
-    if spec["checkpoint"]:
-        found = find_checkpoint(run_dir / "checkpoint")
-        if found is None:
-            where = run_dir / "checkpoint" / MODEL_FILE
-            raise NeuralabError(f"{run_dir} has no checkpoint ({where}); only runs that "
-                                f"trained a model can be shown")
-        load_weights(model, found / MODEL_FILE)
-    model.eval()
-    classes = None
-    if spec.get("classes") == "imagenet":
-        from neuralab.models.transfer import imagenet_classes
-
-        classes = imagenet_classes()
-    return LoadedRun(run_dir, exp.name, model, spec["preprocess"], spec["dataset"],
-                     spec["options"], classes)
 
 
 def _image(path: str | None, run: LoadedRun, data_dir: str | None) -> tuple[np.ndarray, str]:

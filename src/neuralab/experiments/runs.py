@@ -1,0 +1,107 @@
+"""A run folder read back: :func:`load_run` rebuilds the model of a run and loads its weights.
+
+A run folder (written by :mod:`neuralab.experiments.runner`) holds ``config.json`` (the
+experiment's name, config and seed) and the trainer's ``checkpoint/model.safetensors``. The
+model is rebuilt from the experiment's config by the experiment's ``rebuild`` (given when it
+was registered), else by its topic module's ``rebuild(config)`` function (the transfer
+experiments), else, for the CIFAR-10 recipes, from their ``model`` and ``normalization``
+fields. ``neuralab viz`` (:mod:`neuralab.commands.viz`) draws what it loads.
+
+This module sits in the experiments layer: it needs the registry and the topic modules.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from neuralab.errors import NeuralabError
+
+if TYPE_CHECKING:
+    import torch
+
+
+@dataclass
+class LoadedRun:
+    """A run's model with its weights, and how to feed it images."""
+
+    run_dir: Path
+    experiment: str
+    model: torch.nn.Module
+    preprocess: Any  # uint8 [N, H, W, C] tensor -> model input
+    dataset: str | None  # where test images come from (None: no dataset, e.g. zebra-filters)
+    options: dict
+    classes: list[str] | None = None
+    config: Any = None  # the experiment's config dataclass, as the run saved it
+
+
+def _cifar_rebuild(cfg) -> dict[str, Any]:
+    import torch
+
+    from neuralab.experiments.cifar10 import _build_model, normalization
+
+    mean, std = normalization(cfg.normalization)
+    flat = cfg.model == "mlp"
+
+    def preprocess(x: torch.Tensor) -> torch.Tensor:
+        x = x.permute(0, 3, 1, 2).float().div(255.0) if x.dtype == torch.uint8 else x
+        m = torch.as_tensor(mean, dtype=x.dtype).view(1, -1, 1, 1)
+        s = torch.as_tensor(std, dtype=x.dtype).view(1, -1, 1, 1)
+        x = (x - m) / s
+        return x.flatten(1) if flat else x
+
+    return {"model": _build_model(cfg), "preprocess": preprocess, "dataset": "cifar10",
+            "options": {}, "checkpoint": True}
+
+
+def rebuild_spec(exp, cfg) -> dict[str, Any]:
+    """``{"model", "preprocess", "dataset", "options", "checkpoint"[, "classes"]}`` of a run
+    of ``exp`` with config ``cfg`` (the model with fresh weights)."""
+    if exp.rebuild is not None:
+        return exp.rebuild(cfg)
+    module = importlib.import_module(exp.module) if exp.module else None
+    if module is not None and callable(getattr(module, "rebuild", None)):
+        return module.rebuild(cfg)
+    if hasattr(cfg, "model") and hasattr(cfg, "normalization"):
+        return _cifar_rebuild(cfg)
+    raise NeuralabError(f"cannot rebuild the model of {exp.name} (its module {exp.module} has "
+                        f"no rebuild(config))")
+
+
+def load_run(run_dir: str | Path) -> LoadedRun:
+    """Rebuild the model of a finished (or checkpointed) run and load its weights."""
+    from neuralab.experiments import get_experiment
+    from neuralab.experiments.runner import read_run_config
+    from neuralab.io import read_json
+    from neuralab.train.checkpoint import MODEL_FILE, find_checkpoint, load_weights
+
+    run_dir = Path(run_dir)
+    path = run_dir / "config.json"
+    if not path.is_file():
+        raise NeuralabError(f"{run_dir} is not a run folder (no config.json); give "
+                            f"runs/EXPERIMENT/TIMESTAMP")
+    saved = read_json(path)
+    name = saved.get("experiment") if isinstance(saved, dict) else None
+    if not isinstance(name, str):
+        raise NeuralabError(f"{path} is not a run's config.json (no \"experiment\" name)")
+    exp = get_experiment(name)
+    _, cfg = read_run_config(run_dir, exp, strict=False)
+    spec = rebuild_spec(exp, cfg)
+    model = spec["model"]
+    if spec["checkpoint"]:
+        found = find_checkpoint(run_dir / "checkpoint")
+        if found is None:
+            where = run_dir / "checkpoint" / MODEL_FILE
+            raise NeuralabError(f"{run_dir} has no checkpoint ({where}); only runs that "
+                                f"trained a model can be shown")
+        load_weights(model, found / MODEL_FILE)
+    model.eval()
+    classes = None
+    if spec.get("classes") == "imagenet":
+        from neuralab.models.transfer import imagenet_classes
+
+        classes = imagenet_classes()
+    return LoadedRun(run_dir, exp.name, model, spec["preprocess"], spec["dataset"],
+                     spec["options"], classes, cfg)
