@@ -103,9 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--boxes", default=None, metavar="OUT.png", help="write the detected boxes")
     p.add_argument("--runs", default="runs", type=argtypes.path)
 
+    from neuralab.commands.predict import add_predict_parser
     from neuralab.commands.viz import add_viz_parser
 
     add_viz_parser(sub)
+    add_predict_parser(sub)
     parser.description = ("The neuralab command: " + " | ".join(sub.choices) +
                           ". `neuralab COMMAND --help` says more.")
     return parser
@@ -315,6 +317,12 @@ def cmd_ocr(args) -> int:
     return 0
 
 
+def cmd_predict(args) -> int:
+    from neuralab.commands.predict import run_predict
+
+    return run_predict(args)
+
+
 def cmd_viz(args) -> int:
     from neuralab.commands.viz import main_viz
 
@@ -328,7 +336,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     commands = {"list": cmd_list, "show": cmd_show, "report": cmd_report, "demo": cmd_demo,
                 "data": cmd_data, "results": cmd_results, "gradcheck": cmd_gradcheck,
-                "summary": cmd_summary, "ocr": cmd_ocr, "viz": cmd_viz}
+                "summary": cmd_summary, "ocr": cmd_ocr, "viz": cmd_viz,
+                "predict": cmd_predict}
     try:
         if args.command == "run":
             code = cmd_run(args, extra)

@@ -64,7 +64,7 @@ def hardware_line(hw: dict) -> str:
 
 def versions() -> dict:
     """Versions of Python and the numerical libraries that are loaded (nothing is imported)."""
-    from neuralab import __version__
+    from neuralab._version import __version__
 
     out = {"neuralab": __version__, "python": platform.python_version(), "numpy": np.__version__}
     for name in ("torch", "torchvision"):

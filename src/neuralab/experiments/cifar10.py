@@ -11,6 +11,11 @@ experiment is that recipe with the handout's settings as defaults:
   normalisation with mean 0.5 / std 0.25.
 
 The validation split is the same for every seed (stratified, seed 0) so runs are comparable.
+
+Your own data: ``--set dataset=PATH`` trains any of these recipes on an image folder
+(``PATH/train/<class>/*`` and ``PATH/test/<class>/*``, or ``train/`` alone: then a stratified
+validation and test split is made). Its images are converted to RGB and resized to 32x32 (the
+recipes' input), and the model gets one output per class folder.
 """
 
 from __future__ import annotations
@@ -37,12 +42,14 @@ from neuralab.train import (
     make_scheduler,
 )
 
-TDT4265_MEAN, TDT4265_STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
+INPUT_SIZE = 32  # every recipe's models take 32x32 RGB images
+NORMALIZATIONS = ("cifar10", "tdt4265")  # the recipes' choices among the data layer's
 
 
 @dataclass
 class CifarConfig:
     model: str = "simple_cnn"  # mlp | simple_cnn | vgg | preact_vgg13 | cnn_a | cnn_b | cnn_best
+    dataset: str = "cifar10"  # cifar10, or PATH: an image folder PATH/<split>/<class>/*
     optimizer: str = "sgd"  # sgd | nesterov | adam | adamw
     learning_rate: float = 5e-2
     momentum: float = 0.0  # sgd and nesterov only
@@ -69,38 +76,70 @@ class CifarConfig:
     gradcam_images: int = 8  # convnets: Grad-CAM on this many test images (0: none)
 
 
-def _build_model(cfg: CifarConfig) -> torch.nn.Module:
+def model_args(cfg: CifarConfig, num_classes: int = 10) -> dict:
+    """The keyword arguments of ``build_model(cfg.model, ...)`` for this recipe."""
+    if cfg.model == "mlp":
+        return {"n_inputs": 3 * INPUT_SIZE * INPUT_SIZE, "n_hidden": list(cfg.hidden_units),
+                "num_classes": num_classes, "activation": cfg.activation}
+    return {"num_classes": num_classes}
+
+
+def _build_model(cfg: CifarConfig, num_classes: int = 10) -> torch.nn.Module:
     from neuralab.models import build_model
 
-    if cfg.model == "mlp":
-        return build_model("mlp", n_inputs=3 * 32 * 32, n_hidden=list(cfg.hidden_units),
-                           n_classes=10, activation=cfg.activation)
-    return build_model(cfg.model)
+    return build_model(cfg.model, **model_args(cfg, num_classes))
+
+
+def _load_options(cfg: CifarConfig) -> dict:
+    """``data.load`` options: a user's folder is read as 32x32 RGB."""
+    dataset = getattr(cfg, "dataset", "cifar10")
+    return {} if dataset == "cifar10" else {"size": INPUT_SIZE, "mode": "RGB"}
 
 
 def cifar_splits(ctx, cfg: CifarConfig):
-    """(train, val, test, classes) with a fixed stratified validation split (seed 0)."""
+    """(train, val, test, classes) with a fixed stratified validation split (seed 0); an image
+    folder's own validation split is used when it has one."""
     from neuralab.data.splits import hold_out, stratified_subset
 
-    data = ctx.load_data("cifar10")
-    train, val, test = data.splits["train"], None, data.splits["test"]
-    if cfg.val_size > 0:
-        train, val = hold_out(train, cfg.val_size)
+    dataset = getattr(cfg, "dataset", "cifar10")
+    data = ctx.load_data(dataset, **_load_options(cfg))
+    for split in ("train", "test"):
+        if split not in data.splits:
+            raise NeuralabError(f"dataset {dataset} has no {split} split")
+    train, val, test = data.splits["train"], data.splits.get("val"), data.splits["test"]
+    if val is None and cfg.val_size > 0:
+        n = cfg.val_size
+        if dataset != "cifar10":  # a user's folder: at most a tenth of its training images
+            n = min(n, max(len(train.labels) // 10, len(data.classes)))
+        train, val = hold_out(train, n)
+    if val is not None:
         val = stratified_subset(val, cfg.test_subset, setting="test_subset")
     return (stratified_subset(train, cfg.train_subset), val,
             stratified_subset(test, cfg.test_subset, setting="test_subset"), data.classes)
 
 
 def normalization(name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Per-channel ``(mean, std)`` of a CIFAR recipe: ``cifar10`` (the dataset's statistics) or
-    ``tdt4265`` (0.5 / 0.25, the TDT4265 handout's); any other name is a one-line error."""
-    from neuralab.data.augment import NORMALIZATION
+    """Per-channel ``(mean, std)`` of a CIFAR recipe, from the data layer: ``cifar10`` (the
+    dataset's statistics) or ``tdt4265`` (0.5 / 0.25, the TDT4265 handout's); any other name
+    is a one-line error. A user's folder is normalised with the same statistics."""
+    from neuralab.data import info
 
-    if name == "cifar10":
-        return NORMALIZATION["cifar10"]
-    if name == "tdt4265":
-        return TDT4265_MEAN, TDT4265_STD
-    raise NeuralabError(f"unknown normalization {name!r}; use cifar10 or tdt4265")
+    if name not in NORMALIZATIONS:
+        raise NeuralabError(f"unknown normalization {name!r}; use {' or '.join(NORMALIZATIONS)}")
+    return info("cifar10").normalization(name)
+
+
+def describe(cfg: CifarConfig, data_dir=None):
+    """The :class:`~neuralab.experiments.record.ModelRecord` of a run with ``cfg``."""
+    from neuralab.data import Preprocess, info
+    from neuralab.experiments.record import ModelRecord
+
+    facts = info(cfg.dataset, data_dir=data_dir, **_load_options(cfg))
+    mean, std = normalization(cfg.normalization)
+    return ModelRecord(model=cfg.model, args=model_args(cfg, facts.num_classes),
+                       classes=list(facts.classes), dataset=cfg.dataset,
+                       dataset_options=_load_options(cfg),
+                       preprocess=Preprocess(mean, std, size=INPUT_SIZE, channels=3).to_dict())
 
 
 def train_cifar(cfg: CifarConfig, ctx, title: str) -> RunResult:
@@ -109,6 +148,9 @@ def train_cifar(cfg: CifarConfig, ctx, title: str) -> RunResult:
     torch.manual_seed(ctx.seed)
     model = _build_model(cfg)  # an unknown model fails here, before the data is read
     train, val, test, classes = cifar_splits(ctx, cfg)
+    if len(classes) != 10:  # a user's folder: one output per class (same seed, same init)
+        torch.manual_seed(ctx.seed)
+        model = _build_model(cfg, len(classes))
     cl = cfg.channels_last and cfg.model != "mlp"
     eval_tf = image_transform(mean, std, channels_last=cl)
     train_tf = image_transform(mean, std, crop_padding=4 if cfg.augment else 0,
@@ -166,7 +208,8 @@ def time_to_accuracy(history: list[dict], levels=TIME_TO) -> dict[str, float | N
 
 def _register(name: str, handout: str, target: Target, title: str, **defaults) -> None:
     register_recipe(name, train_cifar, topic="cifar10-torch", handout=handout,
-                    config=CifarConfig, target=target, title=title, **defaults)
+                    config=CifarConfig, target=target, title=title, describe=describe,
+                    **defaults)
 
 
 UVA = dict(optimizer="adam", learning_rate=1e-4, batch_size=32, epochs=None, max_steps=5000,

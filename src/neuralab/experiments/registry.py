@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from neuralab.experiments.config import apply_overrides
+from neuralab.experiments.record import ModelRecord
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,9 @@ class Experiment:
     #: ``rebuild(config) -> spec``: the untrained model of a run with its preprocessing (see
     #: :func:`neuralab.experiments.runs.load_run`); None: the topic module's ``rebuild``
     rebuild: Callable[[Any], dict[str, Any]] | None = None
+    #: ``describe(config, data_dir) -> ModelRecord``: the model a run trains, its classes and
+    #: preprocessing, written to the run's model.json (:mod:`neuralab.experiments.record`)
+    describe: Callable[[Any, Any], ModelRecord] | None = None
 
     def make_config(self, overrides: dict[str, str] | None = None):
         """The config dataclass with this experiment's defaults and string ``overrides`` applied."""
@@ -92,7 +96,8 @@ def register(experiment: Experiment) -> Experiment:
 def experiment(name: str, *, topic: str, handout: str, config: type, target: Target,
                description: str = "", tags: tuple[str, ...] = (),
                defaults: dict[str, Any] | None = None, module: str | None = None,
-               rebuild: Callable[[Any], dict[str, Any]] | None = None):
+               rebuild: Callable[[Any], dict[str, Any]] | None = None,
+               describe: Callable[[Any, Any], ModelRecord] | None = None):
     """Decorator form of :func:`register` for a ``run(config, ctx)`` function; the experiment
     belongs to ``module`` (default: the module that defines ``run``)."""
 
@@ -100,7 +105,8 @@ def experiment(name: str, *, topic: str, handout: str, config: type, target: Tar
         register(Experiment(name=name, topic=topic, handout=handout, config_cls=config,
                             target=target, run=run, description=description or (run.__doc__ or "")
                             .strip().split("\n")[0], tags=tags, defaults=dict(defaults or {}),
-                            module=module or run.__module__, rebuild=rebuild))
+                            module=module or run.__module__, rebuild=rebuild,
+                            describe=describe))
         return run
 
     return wrap
@@ -110,6 +116,7 @@ def register_recipe(name: str, recipe: Callable[[Any, Any, str], RunResult], *, 
                     handout: str, config: type, target: Target, title: str,
                     tags: tuple[str, ...] = (),
                     rebuild: Callable[[Any], dict[str, Any]] | None = None,
+                    describe: Callable[[Any, Any], ModelRecord] | None = None,
                     **defaults: Any) -> None:
     """Register one training recipe ``recipe(config, ctx, title)`` under another name, with
     the handout's settings as the config defaults (one recipe, many experiments). The
@@ -121,7 +128,7 @@ def register_recipe(name: str, recipe: Callable[[Any, Any, str], RunResult], *, 
     run.__doc__ = title
     experiment(name, topic=topic, handout=handout, config=config, target=target,
                description=title, tags=tags, defaults=defaults, module=recipe.__module__,
-               rebuild=rebuild)(run)
+               rebuild=rebuild, describe=describe)(run)
 
 
 def registered() -> dict[str, Experiment]:

@@ -31,6 +31,7 @@ from typing import Any
 from neuralab import system
 from neuralab.errors import NeuralabError
 from neuralab.experiments.config import as_text, config_to_dict
+from neuralab.experiments.record import MODEL_FILE
 from neuralab.experiments.registry import Experiment, RunResult
 from neuralab.io import read_json, write_csv, write_json
 from neuralab.train import distributed
@@ -176,8 +177,10 @@ def has_resume_state(run_dir: Path) -> bool:
 
 
 def has_output(run_dir: Path) -> bool:
-    """Whether ``run_dir`` holds any file besides ``config.json`` and the lock."""
+    """Whether ``run_dir`` holds any file besides ``config.json``, ``model.json`` and the
+    lock (what every run writes before it starts)."""
     return any(p.is_file() and p.relative_to(run_dir).as_posix() not in ("config.json",
+                                                                           MODEL_FILE,
                                                                            LOCK_FILE)
                for p in run_dir.rglob("*"))
 
@@ -271,6 +274,9 @@ def run_experiment(exp: Experiment, config: Any, *, seed: int = 0, device: str =
                 "command": command, **({"resumed_with": resumed_with} if resumed_with else {}),
                 "world_size": dist_info.world_size,
             })
+            if exp.describe is not None:  # how to use the model without this experiment's code
+                record = exp.describe(config, Path(data_dir) if data_dir else None)
+                write_json(run_dir / MODEL_FILE, record.to_dict())
         system.seed_everything(seed)
         ctx = RunContext(name=exp.name, out_dir=run_dir, seed=seed, device=device,
                          data_dir=Path(data_dir) if data_dir else None,

@@ -70,8 +70,56 @@ def rebuild_spec(exp, cfg) -> dict[str, Any]:
                         f"no rebuild(config))")
 
 
+def _model_record(run_dir: Path, exp, cfg, data_dir):
+    """The run's :class:`ModelRecord`: its model.json, else what the experiment describes
+    (runs written before model.json existed), else None."""
+    from neuralab.experiments.record import MODEL_FILE, ModelRecord
+    from neuralab.io import read_json
+
+    path = run_dir / MODEL_FILE
+    if path.is_file():
+        doc = read_json(path)
+        try:
+            return ModelRecord.from_dict(doc)
+        except (TypeError, AttributeError):
+            raise NeuralabError(f"{path} is not a model record (it needs model, args, "
+                                "classes and preprocess)") from None
+    if exp.describe is not None:
+        return exp.describe(cfg, data_dir)
+    return None
+
+
+def _load_recorded(run_dir: Path, experiment: str, record, cfg) -> LoadedRun:
+    """The model of ``record`` built by the model registry, with the run's weights."""
+    from neuralab.data.preprocess import Preprocess
+    from neuralab.models import build_model
+    from neuralab.train.checkpoint import MODEL_FILE, find_checkpoint, load_weights
+
+    weights = run_dir / record.weights
+    found = find_checkpoint(weights.parent)
+    if found is None:
+        raise NeuralabError(f"{run_dir} has no checkpoint ({weights} is missing); only runs "
+                            "that trained a model can be loaded")
+    model = build_model(record.model, **record.args)
+    try:
+        load_weights(model, found / MODEL_FILE)
+    except (RuntimeError, OSError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise NeuralabError(f"cannot load the weights {found / MODEL_FILE} into "
+                            f"{record.model}: {first}") from None
+    model.eval()
+    return LoadedRun(run_dir, experiment, model, Preprocess.from_dict(record.preprocess),
+                     record.dataset, dict(record.dataset_options), list(record.classes), cfg)
+
+
 def load_run(run_dir: str | Path) -> LoadedRun:
-    """Rebuild the model of a finished (or checkpointed) run and load its weights."""
+    """Rebuild the model of a finished (or checkpointed) run and load its weights.
+
+    Returns a :class:`LoadedRun`: ``model`` in eval mode with the run's weights, ``classes``
+    (names of its outputs), ``preprocess`` (uint8 images ``[N, H, W, C]`` -> the model's
+    input), ``config`` (the experiment's config as the run saved it). The model is rebuilt
+    from the run's ``model.json`` (:mod:`neuralab.experiments.record`) when it has one.
+    """
     from neuralab.experiments import get_experiment
     from neuralab.experiments.runner import read_run_config
     from neuralab.io import read_json
@@ -88,6 +136,9 @@ def load_run(run_dir: str | Path) -> LoadedRun:
         raise NeuralabError(f"{path} is not a run's config.json (no \"experiment\" name)")
     exp = get_experiment(name)
     _, cfg = read_run_config(run_dir, exp, strict=False)
+    record = _model_record(run_dir, exp, cfg, saved.get("data_dir"))
+    if record is not None:
+        return _load_recorded(run_dir, exp.name, record, cfg)
     spec = rebuild_spec(exp, cfg)
     model = spec["model"]
     if spec["checkpoint"]:

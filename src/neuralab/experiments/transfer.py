@@ -67,7 +67,7 @@ LITE0_TAIL = "blocks.11,blocks.12,blocks.13,blocks.14,blocks.15,head,classifier"
 
 @dataclass
 class TransferConfig:
-    dataset: str = "cifar10"  # cifar10 | flowers17
+    dataset: str = "cifar10"  # cifar10 | flowers17 | PATH: an image folder PATH/<split>/<class>/*
     backbone: str = "efficientnet_lite0"  # resnet18 | squeezenet1_1 | efficientnet_lite0
     weights: str | None = None  # local ImageNet weights file (.pth/.pt or .safetensors)
     download: bool = True  # torchvision backbones: download the weights when online
@@ -133,16 +133,33 @@ def random_view(x: torch.Tensor, generator: torch.Generator | None = None) -> to
     return x[torch.arange(len(x), device=x.device), choice].float()
 
 
+def _load_options(cfg: TransferConfig) -> dict[str, Any]:
+    """``data.load`` options of ``cfg.dataset``: CIFAR-10 as stored, Flowers-17 and a user's
+    image folder at the backbone's resolution (a folder as RGB)."""
+    if cfg.dataset == "cifar10":
+        return {}
+    if cfg.dataset == "flowers17":
+        return {"size": cfg.resolution}
+    return {"size": cfg.resolution, "mode": "RGB"}
+
+
+def _num_classes(cfg: TransferConfig, data_dir=None) -> int:
+    from neuralab.data import info
+
+    return info(cfg.dataset, data_dir=data_dir, **_load_options(cfg)).num_classes
+
+
 def _splits(cfg: TransferConfig, ctx):
-    """(train, val, test, classes) for ``cfg.dataset``."""
+    """(train, val, test, classes) for ``cfg.dataset`` (a registered name or a folder)."""
     if cfg.dataset == "cifar10":
         from neuralab.experiments.cifar10 import cifar_splits
 
         return cifar_splits(ctx, cfg)
-    if cfg.dataset == "flowers17":
-        data = ctx.load_data("flowers17", size=cfg.resolution)
-        return data["train"], data["val"], data["test"], data.classes
-    raise NeuralabError(f"unknown dataset {cfg.dataset!r}; use cifar10 or flowers17")
+    data = ctx.load_data(cfg.dataset, **_load_options(cfg))
+    for split in ("train", "test"):
+        if split not in data.splits:
+            raise NeuralabError(f"dataset {cfg.dataset} has no {split} split")
+    return data["train"], data.splits.get("val"), data["test"], data.classes
 
 
 def _scratch_preprocess(size: int):
@@ -166,9 +183,7 @@ def fit_transfer(cfg: TransferConfig, ctx, checkpoint_dir: Path | None, data=Non
     from neuralab.models.transfer import count_trainable, preprocessing, pretrained
 
     torch.manual_seed(ctx.seed)
-    n_classes = {"cifar10": 10, "flowers17": 17}.get(cfg.dataset)
-    if n_classes is None:
-        raise NeuralabError(f"unknown dataset {cfg.dataset!r}; use cifar10 or flowers17")
+    n_classes = _num_classes(cfg, ctx.data_dir)  # an unknown dataset: one line
     check_names(optimizer=cfg.optimizer, schedule=cfg.schedule)
     # the weights first: a missing file fails before any data is read
     model = pretrained(cfg.backbone, n_classes, trainable=cfg.trainable,
@@ -593,8 +608,7 @@ def rebuild(cfg) -> dict[str, Any]:
     from neuralab.models.transfer import ScratchCNN, preprocessing, pretrained
 
     if isinstance(cfg, TransferConfig):
-        n = 10 if cfg.dataset == "cifar10" else 17
-        options = {} if cfg.dataset == "cifar10" else {"size": cfg.resolution}
+        n, options = _num_classes(cfg), _load_options(cfg)
         return {"model": pretrained(cfg.backbone, n, trainable=cfg.trainable, load=False),
                 "preprocess": preprocessing(cfg.backbone, cfg.resolution),
                 "dataset": cfg.dataset, "options": options, "checkpoint": True}

@@ -1,0 +1,3 @@
+"""The package version, in one leaf module that any layer may read."""
+
+__version__ = "0.1.0"

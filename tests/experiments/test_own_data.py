@@ -1,0 +1,137 @@
+"""Your own data and your own runs: ``--set dataset=PATH`` on an image folder, the run's
+model.json, ``neuralab.load_run`` and ``neuralab predict``."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import neuralab
+from neuralab.cli import main
+from neuralab.experiments import get_experiment
+from neuralab.experiments.runner import run_experiment
+
+COLORS = {"red": (210, 30, 30), "green": (30, 210, 30), "blue": (30, 30, 210)}
+
+
+def _photos(root, splits=(("train", 24), ("test", 6)), size=(28, 40)):
+    """A folder of noisy single-colour photos (not 32x32, PNG), one class per colour."""
+    rng = np.random.default_rng(0)
+    for split, n in splits:
+        for name, color in COLORS.items():
+            folder = root / split / name
+            folder.mkdir(parents=True)
+            for i in range(n):
+                pixels = np.array(color) + rng.normal(0, 35, (*size, 3))
+                Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(folder / f"{i}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def photo_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("own")
+    photos = _photos(root / "photos")
+    exp = get_experiment("cifar10-simple-cnn")
+    cfg = exp.make_config({"dataset": str(photos), "epochs": "4", "eval_every": "none",
+                           "patience": "none", "batch_size": "8", "learning_rate": "0.05",
+                           "gradcam_images": "0"})
+    torch.set_num_threads(1)
+    run_dir, doc = run_experiment(exp, cfg, seed=0, device="cpu", out_root=root / "runs")
+    return photos, run_dir, doc
+
+
+def test_a_recipe_trains_on_an_image_folder_with_one_output_per_class(photo_run):
+    photos, run_dir, doc = photo_run
+    assert doc["metrics"]["test_accuracy"] >= 0.9  # the colours are easy
+    record = json.loads((run_dir / "model.json").read_text())
+    assert record["model"] == "simple_cnn" and record["args"] == {"num_classes": 3}
+    assert record["classes"] == ["blue", "green", "red"]
+    assert record["preprocess"] == {"mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25],
+                                    "size": 32, "channels": 3}
+    assert record["dataset"] == str(photos)
+    # the folder's 18 test photos; a tenth of its 72 training photos held out for validation
+    per_class = {r["class"]: int(r["n"])
+                 for r in _csv(run_dir / "tables" / "per_class_accuracy.csv")}
+    assert per_class == {"blue": 6, "green": 6, "red": 6}
+    assert doc["metrics"]["val_accuracy"] >= 0.9 and doc["metrics"]["steps"] == 4 * 9
+
+
+def _csv(path):
+    from neuralab.io import read_csv
+
+    return read_csv(path)
+
+
+def test_load_run_gives_the_trained_model_its_classes_and_preprocessing(photo_run):
+    photos, run_dir, doc = photo_run
+    run = neuralab.load_run(run_dir)
+    assert not run.model.training and run.classes == ["blue", "green", "red"]
+    image = np.array(Image.open(photos / "test" / "red" / "0.png").convert("RGB"))
+    x = run.preprocess(torch.from_numpy(image[None]))
+    assert x.shape == (1, 3, 32, 32)
+    assert run.classes[int(run.model(x).argmax())] == "red"
+    top = neuralab.predict(run, [image], topk=2)[0]["top"]
+    assert top[0]["class"] == "red" and top[0]["probability"] > top[1]["probability"]
+
+
+def test_predict_command_prints_topk_and_json(photo_run, capsys, monkeypatch):
+    photos, run_dir, _ = photo_run
+    blue, green = photos / "test" / "blue" / "1.png", photos / "test" / "green" / "2.png"
+    assert main(["predict", str(run_dir), str(blue), str(green), "--topk", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(f"{blue}: blue 0.") and lines[1].startswith(f"{green}: green 0.")
+    assert lines[0].count(",") == 1  # two classes
+    # an experiment name means its newest finished run; - reads stdin
+    monkeypatch.chdir(run_dir.parents[1].parent)
+    monkeypatch.setattr("sys.stdin", type("In", (), {"buffer": open(blue, "rb")})())
+    assert main(["predict", "cifar10-simple-cnn", "-", "--json", "--topk", "3"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["experiment"] == "cifar10-simple-cnn"
+    (pred,) = doc["predictions"]
+    assert pred["image"] == "-" and [t["class"] for t in pred["top"]][0] == "blue"
+    assert sum(t["probability"] for t in pred["top"]) == pytest.approx(1.0, abs=1e-5)
+
+
+@pytest.mark.parametrize("make_args, message", [
+    (lambda run, tmp: [str(tmp / "nowhere"), "x.png"], "is not a run folder"),
+    (lambda run, tmp: ["not-an-experiment", "x.png"], "unknown experiment"),
+    (lambda run, tmp: ["cifar10-vgg", "x.png", "--runs", str(tmp)], "no finished run of"),
+    (lambda run, tmp: [str(run), str(tmp / "missing.png")], "not found"),
+    (lambda run, tmp: [str(run), str(_text_file(tmp))], "not a readable PNG or JPEG"),
+])
+def test_predict_bad_input_is_one_line_exit_2(photo_run, tmp_path, capsys, make_args,
+                                              message):
+    _, run_dir, _ = photo_run
+    assert main(["predict", *make_args(run_dir, tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("neuralab: error:") and message in err and "\n" not in err
+
+
+def _text_file(tmp):
+    path = tmp / "notes.png"
+    path.write_text("not an image")
+    return path
+
+
+def test_a_run_without_weights_is_one_line(photo_run, tmp_path, capsys):
+    import shutil
+
+    _, run_dir, _ = photo_run
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    shutil.rmtree(copy / "checkpoint")
+    assert main(["predict", str(copy), "x.png"]) == 2
+    assert "has no checkpoint" in capsys.readouterr().err
+
+
+def test_train_only_folder_gets_a_recorded_split(tmp_path):
+    photos = _photos(tmp_path / "photos", splits=(("train", 20),))
+    exp = get_experiment("cifar10-simple-cnn")
+    cfg = exp.make_config({"dataset": str(photos), "epochs": "1", "eval_every": "none",
+                           "patience": "none", "gradcam_images": "0"})
+    _, doc = run_experiment(exp, cfg, seed=0, device="cpu", out_root=tmp_path / "runs")
+    (source,) = doc["data"]
+    assert source["derived"]["from"] == "train" and source["derived"]["counts"]["test"] == 9
