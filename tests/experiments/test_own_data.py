@@ -135,3 +135,21 @@ def test_train_only_folder_gets_a_recorded_split(tmp_path):
     _, doc = run_experiment(exp, cfg, seed=0, device="cpu", out_root=tmp_path / "runs")
     (source,) = doc["data"]
     assert source["derived"]["from"] == "train" and source["derived"]["counts"]["test"] == 9
+
+
+@pytest.mark.parametrize("name, settings", [
+    ("digits-mlp-torch", {"epochs": "3"}),
+    ("cifar10-fast", {"epochs": "1", "batch_size": "16", "whiten_images": "30",
+                      "widths": "8,8,8", "tta_level": "1"}),
+])
+def test_other_image_experiments_take_a_folder_and_record_their_model(tmp_path, name, settings):
+    photos = _photos(tmp_path / "photos", splits=(("train", 12), ("test", 4)))
+    exp = get_experiment(name)
+    cfg = exp.make_config({"dataset": str(photos), **settings})
+    run_dir, doc = run_experiment(exp, cfg, seed=0, device="cpu", out_root=tmp_path / "runs")
+    record = json.loads((run_dir / "model.json").read_text())
+    assert record["classes"] == ["blue", "green", "red"] and record["args"]["num_classes"] == 3
+    run = neuralab.load_run(run_dir)
+    probs = neuralab.predict(run, [str(photos / "test" / "red" / "1.png")], topk=3)[0]["top"]
+    assert sorted(t["class"] for t in probs) == ["blue", "green", "red"]
+    assert doc["metrics"]["test_accuracy"] is not None

@@ -44,6 +44,7 @@ TIME_BUDGET_S = 0.8 * 2162
 
 @dataclass
 class FastConfig:
+    dataset: str = "cifar10"  # cifar10, or PATH: an image folder (RGB, 32x32)
     widths: tuple[int, ...] = (64, 256, 256)  # channels of each conv group (airbench: 3 groups)
     whiten_kernel: int = 2  # k: frozen k x k whitening conv with 2*3*k*k filters
     whiten_images: int = 5000  # first N training images that fit the whitening filters
@@ -95,8 +96,25 @@ def linear_decay(total_steps: int):
     return lambda step: max(0.0, 1.0 - step / max(total_steps, 1))
 
 
+def describe(cfg: FastConfig, data_dir=None):
+    """What a run of ``cifar10-fast`` trains (:mod:`neuralab.experiments.record`); test-time
+    augmentation is the experiment's, not the model's."""
+    from neuralab.data import Preprocess, info
+    from neuralab.experiments.cifar10 import INPUT_SIZE, _load_options
+    from neuralab.experiments.record import ModelRecord
+
+    facts = info(cfg.dataset, data_dir=data_dir, **_load_options(cfg))
+    mean, std = info("cifar10").normalization("cifar10")
+    return ModelRecord(model="airbench", args={"widths": list(cfg.widths),
+                                               "whiten_kernel": cfg.whiten_kernel,
+                                               "num_classes": facts.num_classes},
+                       classes=list(facts.classes), dataset=cfg.dataset,
+                       dataset_options=_load_options(cfg),
+                       preprocess=Preprocess(mean, std, size=INPUT_SIZE, channels=3).to_dict())
+
+
 @experiment(
-    "cifar10-fast", topic="cifar10-torch", config=FastConfig,
+    "cifar10-fast", topic="cifar10-torch", config=FastConfig, describe=describe,
     handout="issue 10: CIFAR-10 speed flagship (airbench94_muon recipe)",
     target=Target("test_accuracy_tta", 0.9065,
                   "issue 10: >= 90.65% test (TTA) on the JPEG copy in <= 0.8 x 2,162 s on the "
@@ -105,8 +123,8 @@ def linear_decay(total_steps: int):
 )
 def run_cifar10_fast(cfg: FastConfig, ctx) -> RunResult:
     """airbench94_muon's recipe through the neuralab Trainer (see the module docstring)."""
-    from neuralab.data import Split
-    from neuralab.data.augment import NORMALIZATION, flip_half
+    from neuralab.data import Split, info
+    from neuralab.data.augment import flip_half
     from neuralab.models.airbench import AirbenchNet
     from neuralab.train.muon import Muon
     from neuralab.train.tta import FlipTranslateTTA
@@ -115,7 +133,7 @@ def run_cifar10_fast(cfg: FastConfig, ctx) -> RunResult:
     train, val, test, classes = cifar_splits(ctx, cfg)
     if cfg.alternating_flip:
         train = Split(flip_half(train.images, ctx.seed), train.labels)
-    mean, std = NORMALIZATION["cifar10"]
+    mean, std = info("cifar10").normalization("cifar10")
     cl = cfg.channels_last
     eval_tf = image_transform(mean, std, channels_last=cl)
     train_tf = image_transform(mean, std, crop_padding=cfg.translate, channels_last=cl)
@@ -130,7 +148,7 @@ def run_cifar10_fast(cfg: FastConfig, ctx) -> RunResult:
                                                        device=ctx.device, transform=eval_tf)
 
     started = time.perf_counter()
-    model = AirbenchNet(cfg.widths, cfg.whiten_kernel).to(ctx.device)
+    model = AirbenchNet(cfg.widths, cfg.whiten_kernel, len(classes)).to(ctx.device)
     whiten_x = eval_tf(torch.as_tensor(train.images[: cfg.whiten_images]).to(ctx.device), None)
     model.init_whiten(whiten_x)
     if cl:
