@@ -190,3 +190,19 @@ def test_experiments_know_their_topic_module_without_a_rewritten_run_module():
     assert cnn.run.__module__ == "neuralab.experiments.registry"  # the recipe's wrapper
     assert get_experiment("flowers17-finetune").module == "neuralab.experiments.transfer"
     assert get_experiment("digits-mlp-torch").module == "neuralab.experiments.digits"
+
+
+def test_time_to_target_is_the_first_history_row_that_meets_it():
+    from neuralab.experiments.registry import Target
+    from neuralab.experiments.runner import time_to_target
+
+    history = [{"step": 10, "epoch": 1, "time_s": 3.0, "test_accuracy": 0.5},
+               {"step": 20, "epoch": 2, "time_s": 6.5, "test_accuracy": 0.81},
+               {"step": 30, "epoch": 3, "time_s": 9.0, "test_accuracy": 0.79}]
+    assert time_to_target(Target("test_accuracy", 0.8, "x"), history) == {
+        "step": 20, "epoch": 2, "time_s": 6.5}
+    assert time_to_target(Target("test_accuracy", 0.9, "x"), history) is None
+    assert time_to_target(Target("val_psnr", 19.0, "x"), history) is None
+    loss = Target("test_loss", 0.2, "x", higher_is_better=False)
+    assert time_to_target(loss, [{"step": 5, "test_loss": 0.3}, {"step": 6, "test_loss": 0.1}]
+                          ) == {"step": 6, "epoch": None, "time_s": None}

@@ -315,6 +315,17 @@ def _finish(exp: Experiment, config: Any, ctx: RunContext, result: Any, start: f
     return run_dir, doc
 
 
+def time_to_target(target, history: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """When training first met ``target``: ``{"step", "epoch", "time_s"}`` of the first
+    history row whose ``target.metric`` meets the threshold (``time_s``: training wall time,
+    evaluations included), or None when no row does or the history does not track it."""
+    for row in history:
+        value = row.get(target.metric)
+        if isinstance(value, int | float) and target.met(float(value)):
+            return {key: row.get(key) for key in ("step", "epoch", "time_s")}
+    return None
+
+
 def metrics_document(exp: Experiment, result: RunResult, ctx: RunContext, wall: float,
                      command: str, config: Any) -> dict:
     value = result.metrics.get(exp.target.metric)
@@ -326,6 +337,7 @@ def metrics_document(exp: Experiment, result: RunResult, ctx: RunContext, wall: 
         "value": value,
         "target": dataclasses.asdict(exp.target),
         "met": exp.target.met(value),
+        "time_to_target": time_to_target(exp.target, result.history),
         "metrics": result.metrics,
         # a resumed run reports its total training time when the experiment measured it
         "wall_time_s": round(float(result.metrics.get("wall_time_s", wall)), 3),
