@@ -153,3 +153,18 @@ def test_other_image_experiments_take_a_folder_and_record_their_model(tmp_path, 
     probs = neuralab.predict(run, [str(photos / "test" / "red" / "1.png")], topk=3)[0]["top"]
     assert sorted(t["class"] for t in probs) == ["blue", "green", "red"]
     assert doc["metrics"]["test_accuracy"] is not None
+
+
+def test_precision_is_a_setting_checked_before_the_data_and_recorded(tmp_path, capsys):
+    from neuralab.train.trainer import cpu_has_bf16
+
+    assert main(["run", "cifar10-simple-cnn", "--set", "precision=fp8", "--out",
+                 str(tmp_path)]) == 2
+    assert "unknown precision 'fp8'; use fp32 | bf16 | auto" in capsys.readouterr().err
+    photos = _photos(tmp_path / "photos", splits=(("train", 8), ("test", 2)))
+    exp = get_experiment("digits-mlp-torch")
+    _, doc = run_experiment(exp, exp.make_config({"dataset": str(photos), "epochs": "1",
+                                                  "precision": "auto"}),
+                            device="cpu", out_root=tmp_path / "runs")
+    assert doc["metrics"]["precision"] in ("fp32", "bf16")
+    assert doc["metrics"]["precision_probe"]["bf16_supported"] == cpu_has_bf16()

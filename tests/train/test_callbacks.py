@@ -224,3 +224,57 @@ def test_show_progress_prints_evaluations_through_log():
     trainer.fit()
     assert [line.split(" |")[0] for line in lines] == ["epoch 1/2 step 10/20",
                                                        "epoch 2/2 step 20/20"]
+
+
+def _weights(trainer):
+    return torch.cat([p.detach().flatten().float() for p in trainer.module.parameters()])
+
+
+@pytest.mark.skipif(not __import__("neuralab.train.trainer", fromlist=["x"]).cpu_has_bf16(),
+                    reason="this CPU has no bfloat16 instructions")
+def test_bf16_autocast_trains_and_evaluates_in_bf16_and_auto_probes_without_side_effects():
+    model = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.Dropout(0.2), torch.nn.ReLU(),
+                                torch.nn.Linear(16, 3))
+    bf16 = _trainer(TrainSettings(max_epochs=3, show_progress=False, precision="bf16"),
+                    model=model)
+    history = bf16.fit()
+    assert bf16.precision == "bf16" and history[-1]["val_accuracy"] >= 0.95
+    with bf16.autocast():
+        assert bf16.module(torch.zeros(1, 2)).dtype == torch.bfloat16
+    auto = _trainer(TrainSettings(max_epochs=3, show_progress=False, precision="auto"),
+                    model=copy_of(model))
+    auto.fit()
+    assert auto.precision in ("fp32", "bf16")
+    assert set(auto.precision_probe) == {"bf16_supported", "fp32_ms", "bf16_ms"}
+    # the probe restores the RNG (dropout draws): the run equals one in the chosen precision
+    same = _trainer(TrainSettings(max_epochs=3, show_progress=False, precision=auto.precision),
+                    model=copy_of(model))
+    same.fit()
+    assert torch.equal(_weights(auto), _weights(same))
+
+
+def copy_of(model):
+    import copy
+
+    torch.manual_seed(0)
+    fresh = copy.deepcopy(model)
+    for layer in fresh:
+        if hasattr(layer, "reset_parameters"):
+            layer.reset_parameters()
+    return fresh
+
+
+def test_auto_precision_is_fp32_without_bf16_instructions(monkeypatch):
+    import neuralab.train.trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "cpu_has_bf16", lambda: False)
+    auto = _trainer(TrainSettings(max_epochs=2, show_progress=False, precision="auto"))
+    auto.fit()
+    fp32 = _trainer(TrainSettings(max_epochs=2, show_progress=False))
+    fp32.fit()
+    assert auto.precision == "fp32" and auto.precision_probe == {"bf16_supported": False}
+    assert torch.equal(_weights(auto), _weights(fp32))
+    with pytest.raises(NeuralabError, match="needs a CPU with bfloat16"):
+        _trainer(TrainSettings(max_epochs=1, show_progress=False, precision="bf16"))
+    with pytest.raises(NeuralabError, match="unknown precision 'fp8'"):
+        _trainer(TrainSettings(max_epochs=1, show_progress=False, precision="fp8"))

@@ -74,6 +74,7 @@ class CifarConfig:
     sync_batchnorm: bool = False  # under DDP on GPUs: BatchNorm statistics over all ranks
     compile: bool = False  # torch.compile the model (worth it on CUDA)
     gradcam_images: int = 8  # convnets: Grad-CAM on this many test images (0: none)
+    precision: str = "fp32"  # fp32 | bf16 | auto (CPU: bf16 where supported and faster)
 
 
 def model_args(cfg: CifarConfig, num_classes: int = 10) -> dict:
@@ -174,7 +175,7 @@ def train_cifar(cfg: CifarConfig, ctx, title: str) -> RunResult:
     settings = TrainSettings(max_epochs=cfg.epochs, max_steps=cfg.max_steps,
                              eval_every=cfg.eval_every, patience=cfg.patience,
                              restore_best=cfg.restore_best, sync_batchnorm=cfg.sync_batchnorm,
-                             compile=cfg.compile)
+                             compile=cfg.compile, precision=cfg.precision)
     trainer = Trainer(model, opt, train_loader, val_loader=loaders.get("val"),
                       loss_fn=lambda out, y: F.cross_entropy(out, y,
                                                              label_smoothing=cfg.label_smoothing),

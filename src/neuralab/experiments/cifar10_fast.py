@@ -71,6 +71,7 @@ class FastConfig:
     train_subset: int | None = None  # about N training images, stratified (smoke tests)
     test_subset: int | None = None  # about N test (and N validation) images, stratified
     time_budget_s: float = TIME_BUDGET_S  # only reported (within_time_budget); never stops a run
+    precision: str = "fp32"  # fp32 | bf16 | auto (CPU: bf16 where supported and faster)
 
 
 def param_groups(model, cfg: FastConfig) -> list[dict]:
@@ -167,14 +168,16 @@ def run_cifar10_fast(cfg: FastConfig, ctx) -> RunResult:
         loss_fn=lambda out, y: F.cross_entropy(out, y, label_smoothing=cfg.label_smoothing),
         scheduler=scheduler, device=ctx.device,
         settings=TrainSettings(max_steps=total, sync_batchnorm=cfg.sync_batchnorm,
-                               compile=cfg.compile),
+                               compile=cfg.compile, precision=cfg.precision),
         checkpoint_dir=ctx.checkpoint_dir, log=ctx.log,
         extra_eval={"test": test_loader} if cfg.eval_each_epoch else None)
     trainer.fit(resume=ctx.resume)
 
     tta_started = time.perf_counter()
-    tta = compute_loss_and_accuracy(test_loader, FlipTranslateTTA(trainer.module, cfg.tta_level),
-                                    device=ctx.device)
+    with trainer.autocast():  # test-time augmentation in the training precision
+        tta = compute_loss_and_accuracy(test_loader, FlipTranslateTTA(trainer.module,
+                                                                      cfg.tta_level),
+                                        device=ctx.device)
     tta_s = time.perf_counter() - tta_started
 
     result = classifier_result(ctx, trainer, {"test": test_loader}, classes,

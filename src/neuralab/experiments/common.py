@@ -10,7 +10,7 @@ import torch
 
 from neuralab.errors import NeuralabError
 from neuralab.experiments.registry import RunResult
-from neuralab.train import TensorLoader, Trainer, compute_loss_and_accuracy, predict
+from neuralab.train import TensorLoader, Trainer, predict
 from neuralab.train.distributed import current
 from neuralab.viz import confusion_matrix, plot_confusion, plot_curves, top_confusions
 from neuralab.viz.confusion import per_class_accuracy
@@ -40,22 +40,27 @@ def classifier_result(ctx, trainer: Trainer, loaders: dict[str, Any], classes: l
     curves and the test confusion matrix, and build the :class:`RunResult`.
 
     Metrics: ``<split>_loss``/``<split>_accuracy`` for each split, ``steps``, ``epochs``,
-    ``stopped_early`` and the training wall time (``train_time_s``).
+    ``stopped_early``, the training wall time (``train_time_s``) and the precision the steps
+    ran in (``precision``; with ``precision_probe`` when ``auto`` measured it).
     """
     model = trainer.module
     metrics: dict[str, Any] = {}
     for split, loader in loaders.items():
-        m = compute_loss_and_accuracy(loader, model, trainer.loss_fn, trainer.device)
+        m = trainer.evaluate(loader)
         metrics[f"{split}_loss"], metrics[f"{split}_accuracy"] = m["loss"], m["accuracy"]
     metrics.update(steps=trainer.step, epochs=round(trainer.step / max(trainer.steps_per_epoch
                                                                       or 1, 1), 3),
-                   stopped_early=trainer.stopped_early, train_time_s=round(trainer.elapsed_s, 2))
+                   stopped_early=trainer.stopped_early, train_time_s=round(trainer.elapsed_s, 2),
+                   precision=trainer.precision)
+    if trainer.precision_probe:
+        metrics["precision_probe"] = trainer.precision_probe
     ctx.save_plot(plot_curves(trainer.history, final={k: v for k, v in metrics.items()
                                                        if k.startswith("test_")}, title=title),
                   "curves")
     tables: dict[str, list[dict]] = {}
     if "test" in loaders:
-        pred, true = predict(loaders["test"], model, trainer.device)
+        with trainer.autocast():
+            pred, true = predict(loaders["test"], model, trainer.device)
         cm = confusion_matrix(true.numpy(), pred.numpy(), len(classes))
         ctx.save_plot(plot_confusion(cm, classes, title=f"{title}: test confusion"), "confusion")
         acc = per_class_accuracy(cm)

@@ -177,8 +177,25 @@ FIELD_LENGTHS: dict[str, tuple[int, int | None]] = {
 }
 
 
+#: field name -> the values a text field may take; the same in every config that has it.
+FIELD_CHOICES: dict[str, tuple[str, ...]] = {
+    "precision": ("fp32", "bf16", "auto"),  # the Trainer's (TrainSettings.precision)
+}
+
+
+def check_choices(config: Any) -> None:
+    """A one-line error for a text field of ``config`` outside its :data:`FIELD_CHOICES`."""
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if f.name in FIELD_CHOICES and value not in FIELD_CHOICES[f.name]:
+            raise NeuralabError(f"unknown {f.name} {value!r}; use "
+                                f"{' | '.join(FIELD_CHOICES[f.name])}")
+
+
 def check_bounds(config: Any) -> None:
-    """A one-line error for the first number of ``config`` outside its :data:`FIELD_BOUNDS`."""
+    """A one-line error for the first number of ``config`` outside its :data:`FIELD_BOUNDS`
+    (and for a text field outside :data:`FIELD_CHOICES`)."""
+    check_choices(config)
     for f in dataclasses.fields(config):
         bounds = FIELD_BOUNDS.get(f.name)
         value = getattr(config, f.name)

@@ -28,6 +28,7 @@ class DigitsMLPConfig:
     batch_size: int = 64
     epochs: int = 30
     weight_decay: float = 1e-4
+    precision: str = "fp32"  # fp32 | bf16 | auto (CPU: bf16 where supported and faster)
 
 
 def _load_options(cfg: DigitsMLPConfig) -> dict:
@@ -72,7 +73,8 @@ def run_digits_mlp(cfg: DigitsMLPConfig, ctx) -> object:
     opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate,
                            weight_decay=cfg.weight_decay)
     trainer = Trainer(model, opt, train, val_loader=loaders.get("val"), device=ctx.device,
-                      settings=TrainSettings(max_epochs=cfg.epochs, show_progress=False),
+                      settings=TrainSettings(max_epochs=cfg.epochs, show_progress=False,
+                                             precision=cfg.precision),
                       checkpoint_dir=ctx.checkpoint_dir, log=ctx.log)
     trainer.fit(resume=ctx.resume)
     return classifier_result(ctx, trainer, loaders, data.classes, "digits MLP (PyTorch)")

@@ -92,6 +92,7 @@ class TransferConfig:
     extract_batch: int | None = None  # None: extraction_batch(resolution)
     tta: bool = False  # also report test_accuracy_tta: mean softmax of each image and its mirror
     gradcam_images: int = 8  # Grad-CAM on this many test images (0: none)
+    precision: str = "fp32"  # training: fp32 | bf16 | auto (CPU: bf16 where supported, faster)
 
 
 @dataclass
@@ -215,7 +216,8 @@ def fit_transfer(cfg: TransferConfig, ctx, checkpoint_dir: Path | None, data=Non
     opt = make_optimizer(cfg.optimizer, [p for p in model.parameters() if p.requires_grad],
                          cfg.learning_rate, cfg.momentum, cfg.weight_decay)
     settings = TrainSettings(max_epochs=cfg.epochs, eval_every=cfg.eval_every,
-                             patience=cfg.patience, restore_best=cfg.restore_best)
+                             patience=cfg.patience, restore_best=cfg.restore_best,
+                             precision=cfg.precision)
     scheduler = make_scheduler(cfg.schedule, opt, cfg.learning_rate,
                                cfg.epochs * len(train_loader))
     trainer = Trainer(model, opt, train_loader, val_loader=loaders.get("val"), settings=settings,
