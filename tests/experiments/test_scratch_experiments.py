@@ -19,13 +19,12 @@ import torch
 
 import neuralab.data
 from neuralab.data import Dataset, DataSource, Split
-from neuralab.experiments import get_experiment
-from neuralab.experiments.registry import all_experiments
+from neuralab.experiments import all_experiments, get_experiment
 from neuralab.experiments.runner import run_experiment
 from neuralab.experiments.scratch_cifar import TwoLayerConfig, Whitening, _TorchTwin
-from neuralab.experiments.scratch_common import batch_stream, compute_threads, lr_at
+from neuralab.experiments.scratch_common import compute_threads
 from neuralab.io import read_csv
-from neuralab.scratch import MLP, SGD, BinaryCrossEntropy
+from neuralab.scratch import MLP, SGD, BinaryCrossEntropy, batch_stream, lr_at
 from neuralab.viz.reconstructions import psnr
 from neuralab.viz.weights import weight_images
 
@@ -322,3 +321,39 @@ def test_chars_fc_on_real_chars36_subset(tmp_path, monkeypatch):
                         learning_rate=1e-2)
     assert doc["value"] > 0.4, doc["metrics"]
     assert json.loads((run_dir / "metrics.json").read_text())["data"][0]["name"] == "chars36"
+
+
+# --------------------------------------------------------------------------- resume
+
+
+def test_numpy_runs_checkpoint_and_resume_to_the_same_result(tmp_path):
+    run_dir, doc = _run("digits-mlp-scratch", tmp_path)
+    assert (run_dir / "checkpoint" / "fit.npz").exists()
+    (run_dir / "metrics.json").unlink()  # as if the run had stopped before the end
+    exp = get_experiment("digits-mlp-scratch")
+    again_dir, again = run_experiment(exp, exp.make_config(), seed=0, device="cpu",
+                                      out_root=tmp_path, resume_dir=run_dir,
+                                      command="neuralab run digits-mlp-scratch --resume")
+    assert again_dir == run_dir
+    for key in ("test_accuracy", "test_loss", "val_accuracy", "train_loss"):
+        assert again["metrics"][key] == doc["metrics"][key], key
+    assert len(read_csv(run_dir / "history.csv")) == 40
+
+
+def test_uva_seeds_keep_only_the_headline_checkpoint(tmp_path, fake_data):
+    run_dir, _ = _run("cifar10-mlp-scratch", tmp_path, max_steps=4, eval_freq=2,
+                      batch_size=50, seeds=3)
+    assert sorted(p.name for p in (run_dir / "checkpoint").iterdir()) == ["fit_seed_0.npz"]
+
+
+def test_twolayer_with_its_twin_refuses_resume_in_one_line(tmp_path, fake_data):
+    from neuralab.errors import NeuralabError
+    from neuralab.experiments.runner import RunContext
+
+    exp = get_experiment("cifar10-twolayer-scratch")
+    ctx = RunContext(name=exp.name, out_dir=tmp_path, resume=True)
+    with pytest.raises(NeuralabError) as info:
+        exp.run(exp.make_config(), ctx)
+    assert str(info.value) == (
+        "--resume cannot continue cifar10-twolayer-scratch: its PyTorch twin (twin=true) is "
+        "not checkpointed; run it again without --resume")

@@ -22,6 +22,7 @@ from neuralab.scratch import (
     SoftmaxCrossEntropy,
     SquaredError,
     accuracy,
+    fit,
     iterate_minibatches,
     predict,
     train_step,
@@ -97,7 +98,7 @@ def test_conv2d_and_maxpool_match_torch(stride, padding):
 def test_mlp_float32_stays_float32(activation):
     model = MLP(6, [5, 4], 3, activation=activation, dtype=np.float32, rng=0)
     assert len(model.layers) == 5 and [lin.out_features for lin in model.linears] == [5, 4, 3]
-    x = np.random.default_rng(0).standard_normal((7, 6))  # float64 data is cast
+    x = np.random.default_rng(0).standard_normal((7, 6)).astype(np.float32)
     loss = SoftmaxCrossEntropy()
     scores = model.forward(x)
     assert scores.dtype == np.float32 and scores.shape == (7, 3)
@@ -106,6 +107,23 @@ def test_mlp_float32_stays_float32(activation):
     assert dx.dtype == np.float32 and dx.shape == (7, 6)
     assert all(g.dtype == np.float32 for g in model.grads.values())
     assert model.backward(loss.backward(), need_input_grad=False) is None
+
+
+@pytest.mark.parametrize("activation", ["elu", "relu", "sigmoid", "tanh"])
+def test_float64_input_is_never_rounded_to_float32(activation):
+    """The rule of neuralab.scratch.base: a float32 model computes float64 input in float64
+    (outputs and input gradient); its parameters and their gradients stay float32."""
+    model = MLP(6, [5, 4], 3, activation=activation, dtype=np.float32, rng=0)
+    x = np.random.default_rng(0).standard_normal((7, 6))
+    scores = model.forward(x)
+    assert scores.dtype == np.float64
+    loss = SoftmaxCrossEntropy()
+    loss.forward(scores, np.zeros(7, int))
+    assert model.backward(loss.backward()).dtype == np.float64
+    assert all(g.dtype == np.float32 for g in model.grads.values())
+    assert all(p.dtype == np.float32 for p in model.params.values())
+    np.testing.assert_allclose(scores, model.forward(x.astype(np.float32)), rtol=1e-5,
+                               atol=1e-6)
 
 
 def test_backward_without_input_grad_stops_at_the_first_parametric_layer():
@@ -147,10 +165,12 @@ def test_mlp_learns_a_separable_toy_set_with_minibatches():
     x = (centres[y] + 0.3 * rng.standard_normal((300, 2))).astype(np.float32)  # separable
     model = MLP(2, [16], 3, activation="relu", init="he", rng=1)
     opt, loss_fn = SGD(model, lr=0.05, momentum=0.9), SoftmaxCrossEntropy()
-    for epoch in range(5):
-        for xb, yb in iterate_minibatches(x, y, batch_size=32, rng=epoch):
-            train_step(model, loss_fn, opt, xb, yb)
+    run = fit(model, loss_fn, opt, x, y, batch_size=32, rng=1, epochs=5,
+              eval_sets={"full": (x, y)}, eval_per_epoch=True)
+    assert [r["epoch"] for r in run.history] == [1, 2, 3, 4, 5]  # 10 batches per epoch
+    assert run.last["full_accuracy"] == 1.0  # the whole set, after epoch 5
     assert accuracy(model.forward(x), np.eye(3)[y]) == 1.0
+    assert run.history[-1]["train_loss"] < run.history[0]["train_loss"]
 
 
 def test_autoencoder_shape_range_and_one_step():

@@ -35,3 +35,17 @@ def test_importing_and_using_the_engine_loads_no_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={"PYTHONPATH": src}, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_engine_imports_only_itself_and_neuralab_errors_from_neuralab():
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] == "neuralab"
+                          and not (n == "neuralab.errors" or n.startswith("neuralab.scratch"))]
+    assert not offenders, offenders

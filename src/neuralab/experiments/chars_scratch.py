@@ -40,18 +40,24 @@ from neuralab.data.splits import stratified_subset
 from neuralab.errors import NeuralabError
 from neuralab.experiments.registry import RunResult, Target, experiment
 from neuralab.experiments.scratch_common import (
-    batch_stream,
     confusion_report,
-    evaluate,
+    fit_checkpoint,
     rounded,
-    sgd_step,
-    steps_per_epoch,
     take_per_class,
     to_vectors,
     with_threads,
 )
-from neuralab.progress import progress
-from neuralab.scratch import MLP, PCA, SGD, Autoencoder, SoftmaxCrossEntropy, SquaredError
+from neuralab.scratch import (
+    MLP,
+    PCA,
+    SGD,
+    Autoencoder,
+    SoftmaxCrossEntropy,
+    SquaredError,
+    evaluate,
+    fit,
+)
+from neuralab.scratch.training import every_epochs
 from neuralab.viz import plot_curves
 from neuralab.viz.common import new_figure
 from neuralab.viz.reconstructions import plot_reconstructions, psnr
@@ -101,10 +107,12 @@ class CharsFCConfig:
 
 
 def train_fc(cfg: CharsFCConfig, splits, n_classes: int, seed: int, lr: float, log,
-             desc: str, allow_divergence: bool = False) -> dict[str, Any]:
+             desc: str, allow_divergence: bool = False, checkpoint: dict | None = None,
+             ) -> dict[str, Any]:
     """Train hw5's one-hidden-layer network; returns the model, its initial first-layer
-    weights and the per-epoch history. A non-finite loss raises, or with
-    ``allow_divergence`` (the learning-rate sweep) ends the training with ``diverged`` set."""
+    weights and the per-epoch history. Divergence raises, or with ``allow_divergence`` (the
+    learning-rate sweep) ends the training with ``diverged`` set. ``checkpoint``: ``fit``'s
+    checkpoint and resume arguments."""
     x_tr, y_tr = splits["train"]
     x_val, y_val = splits["val"]
     rng = np.random.default_rng(seed)
@@ -113,41 +121,14 @@ def train_fc(cfg: CharsFCConfig, splits, n_classes: int, seed: int, lr: float, l
     w_init = model.linears[0].params["weight"].copy()
     loss_fn = SoftmaxCrossEntropy()
     opt = SGD(model, lr=lr * cfg.batch_size)
-    per_epoch = steps_per_epoch(len(x_tr), cfg.batch_size)
-    batches = batch_stream(len(x_tr), cfg.batch_size, rng)
-    history: list[dict[str, Any]] = []
-    diverged = False
-    start = time.perf_counter()
-    with progress(total=cfg.max_iters, desc=desc, unit="epoch") as bar:
-        for epoch in range(1, cfg.max_iters + 1):
-            loss_sum = hits = 0.0
-            for _ in range(per_epoch):
-                _, idx = next(batches)
-                opt.lr = lr * len(idx)  # summed-loss step with the engine's mean loss
-                loss, n_hit = sgd_step(model, loss_fn, opt, x_tr[idx], y_tr[idx])
-                if not np.isfinite(loss):
-                    if not allow_divergence:
-                        raise NeuralabError(f"training diverged in epoch {epoch} (lr {lr:g})")
-                    diverged = True
-                    break
-                loss_sum += loss * len(idx)
-                hits += n_hit
-            if diverged:
-                log(f"lr {lr:g} diverged in epoch {epoch}")
-                history.append({"epoch": epoch, "lr": lr, "train_loss": float("nan"),
-                                "train_accuracy": float("nan"), "val_loss": float("nan"),
-                                "val_accuracy": float("nan")})
-                break
-            val = evaluate(model, loss_fn, x_val, y_val)
-            history.append({"epoch": epoch, "lr": lr, "train_loss": loss_sum / len(x_tr),
-                            "train_accuracy": hits / len(x_tr), "val_loss": val["loss"],
-                            "val_accuracy": val["accuracy"]})
-            bar.update(1)
-            if epoch % 10 == 0 or epoch == cfg.max_iters:
-                log(f"lr {lr:g} epoch {epoch}: train accuracy {hits / len(x_tr):.4f}, val "
-                    f"accuracy {val['accuracy']:.4f}")
-    return {"model": model, "w_init": w_init, "history": history, "diverged": diverged,
-            "train_time_s": time.perf_counter() - start, "loss_fn": loss_fn}
+    run = fit(model, loss_fn, opt, x_tr, y_tr, batch_size=cfg.batch_size, rng=rng,
+              epochs=cfg.max_iters, lr=lr, lr_for_summed_loss=True,
+              eval_sets={"val": splits["val"]}, eval_per_epoch=True,
+              on_diverge="stop" if allow_divergence else "raise", log=log, log_every=10,
+              desc=desc, **(checkpoint or {}))
+    return {"model": model, "w_init": w_init, "history": run.history,
+            "diverged": run.diverged is not None, "train_time_s": run.train_time_s,
+            "loss_fn": loss_fn}
 
 
 def _weights_figure(w: np.ndarray, title: str):
@@ -165,7 +146,7 @@ def run_chars_fc(cfg: CharsFCConfig, ctx) -> RunResult:
     """hw5 one-hidden-layer network (NumPy) on handwritten characters."""
     data, splits = load_chars(ctx, cfg.dataset, cfg.train_subset)
     run = train_fc(cfg, splits, len(data.classes), ctx.seed, cfg.learning_rate, ctx.log,
-                   ctx.name)
+                   "", checkpoint=fit_checkpoint(ctx))
     model, loss_fn = run["model"], run["loss_fn"]
     metrics: dict[str, Any] = {}
     for name, (x, y) in splits.items():
@@ -218,7 +199,8 @@ def run_chars_lr_sweep(cfg: LRSweepConfig, ctx) -> RunResult:
     for factor in cfg.factors:
         lr = cfg.learning_rate * factor
         run = train_fc(cfg, splits, len(data.classes), ctx.seed, lr, ctx.log,
-                       f"{ctx.name} lr {lr:g}", allow_divergence=True)
+                       f"lr {lr:g}", allow_divergence=True,
+                       checkpoint=fit_checkpoint(ctx, f"fit_lr_{lr:g}"))
         final = run["history"][-1]
         runs.append((lr, run))
         history.extend(run["history"])
@@ -318,39 +300,17 @@ def run_chars_autoencoder(cfg: AutoencoderConfig, ctx) -> RunResult:
     model = Autoencoder(x_tr.shape[1], list(cfg.hidden_units), rng=rng)
     loss_fn = SquaredError(reduction="sum")
     opt = SGD(model, lr=cfg.learning_rate, momentum=cfg.momentum)
-    per_epoch = steps_per_epoch(len(x_tr), cfg.batch_size)
-    batches = batch_stream(len(x_tr), cfg.batch_size, rng)
-    history: list[dict[str, Any]] = []
+    last = cfg.max_iters
 
-    def val_loss() -> float:
-        total = 0.0
-        for i in range(0, len(x_val), 4096):
-            total += loss_fn.forward(model.forward(x_val[i:i + 4096]), x_val[i:i + 4096])
-        return total / len(x_val)
+    def val_due(step: int, epoch) -> bool:  # hw5 plots the validation loss every few epochs
+        return epoch == 1 or epoch == last or epoch % cfg.eval_every == 0
 
-    start = time.perf_counter()
-    with progress(total=cfg.max_iters, desc=ctx.name, unit="epoch") as bar:
-        for epoch in range(1, cfg.max_iters + 1):
-            total = 0.0
-            for _ in range(per_epoch):
-                _, idx = next(batches)
-                xb = x_tr[idx]
-                out = model.forward(xb)
-                total += loss_fn.forward(out, xb)
-                model.backward(loss_fn.backward(), need_input_grad=False)
-                opt.step()
-            if not np.isfinite(total):
-                raise NeuralabError(f"training diverged in epoch {epoch}; lower learning_rate")
-            row = {"epoch": epoch, "lr": opt.lr, "train_loss": total / len(x_tr)}
-            if epoch % cfg.eval_every == 0 or epoch == cfg.max_iters or epoch == 1:
-                row["val_loss"] = val_loss()
-            history.append(row)
-            if cfg.lr_decay_every and epoch % cfg.lr_decay_every == 0:
-                opt.lr *= cfg.lr_decay
-            bar.update(1)
-            if epoch % 10 == 0 or epoch == cfg.max_iters:
-                ctx.log(f"epoch {epoch}: training loss {row['train_loss']:.3f} per image")
-    train_time = time.perf_counter() - start
+    run = fit(model, loss_fn, opt, x_tr, None, batch_size=cfg.batch_size, rng=rng,
+              epochs=cfg.max_iters,
+              lr=every_epochs(cfg.learning_rate, cfg.lr_decay, cfg.lr_decay_every),
+              eval_sets={"val": (x_val, None)}, eval_per_epoch=True, eval_when=val_due,
+              log=ctx.log, log_every=10, **fit_checkpoint(ctx))
+    history, train_time = run.history, run.train_time_s
     recon = np.concatenate([model.forward(x_val[i:i + 4096]) for i in range(0, len(x_val),
                                                                             4096)])
     values = psnr(x_val, recon)

@@ -9,25 +9,20 @@ Seconds on any CPU, no download. Target >= 0.95 test accuracy, the same bar as t
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from neuralab.errors import NeuralabError
 from neuralab.experiments.registry import RunResult, Target, experiment
 from neuralab.experiments.scratch_common import (
-    batch_stream,
     confusion_report,
-    evaluate,
+    fit_checkpoint,
     rounded,
-    sgd_step,
-    steps_per_epoch,
     to_vectors,
     with_threads,
 )
-from neuralab.scratch import MLP, SGD, SoftmaxCrossEntropy
+from neuralab.scratch import MLP, SGD, SoftmaxCrossEntropy, evaluate, fit
 from neuralab.viz import plot_curves
 from neuralab.viz.weights import plot_weights
 
@@ -63,32 +58,16 @@ def run_digits_mlp_scratch(cfg: DigitsScratchConfig, ctx) -> RunResult:
     loss_fn = SoftmaxCrossEntropy()
     opt = SGD(model, lr=cfg.learning_rate, momentum=cfg.momentum,
               weight_decay=cfg.weight_decay)
-    per_epoch = steps_per_epoch(len(x_tr), cfg.batch_size)
-    batches = batch_stream(len(x_tr), cfg.batch_size, rng)
-    history: list[dict[str, Any]] = []
-    start = time.perf_counter()
-    for epoch in range(1, cfg.epochs + 1):
-        loss_sum = hits = 0.0
-        for _ in range(per_epoch):
-            _, idx = next(batches)
-            loss, n_hit = sgd_step(model, loss_fn, opt, x_tr[idx], y_tr[idx])
-            loss_sum += loss * len(idx)
-            hits += n_hit
-        if not np.isfinite(loss_sum):
-            raise NeuralabError(f"training diverged in epoch {epoch}; lower learning_rate")
-        row: dict[str, Any] = {"epoch": epoch, "train_loss": loss_sum / len(x_tr),
-                               "train_accuracy": hits / len(x_tr)}
-        if "val" in splits:
-            val = evaluate(model, loss_fn, *splits["val"])
-            row.update(val_loss=val["loss"], val_accuracy=val["accuracy"])
-        history.append(row)
-    train_time = time.perf_counter() - start
+    run = fit(model, loss_fn, opt, x_tr, y_tr, batch_size=cfg.batch_size, rng=rng,
+              epochs=cfg.epochs, eval_sets={k: v for k, v in splits.items() if k == "val"},
+              eval_per_epoch=True, log=ctx.log, log_every=10, **fit_checkpoint(ctx))
+    history = run.history
     metrics: dict[str, Any] = {}
     for name, (x, y) in splits.items():
         r = evaluate(model, loss_fn, x, y)
         metrics[f"{name}_loss"], metrics[f"{name}_accuracy"] = r["loss"], r["accuracy"]
     metrics.update(epochs=cfg.epochs, parameters=model.num_params(),
-                   wall_time_s=round(train_time, 3))
+                   wall_time_s=round(run.train_time_s, 3))
     ctx.save_plot(plot_curves(history, x="epoch", title="digits MLP (NumPy)",
                               final={k: v for k, v in metrics.items() if k.startswith("test_")}),
                   "curves")

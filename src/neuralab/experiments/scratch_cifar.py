@@ -49,18 +49,23 @@ from neuralab.data.splits import hold_out, stratified_subset
 from neuralab.errors import NeuralabError
 from neuralab.experiments.registry import RunResult, Target, experiment
 from neuralab.experiments.scratch_common import (
-    batch_stream,
     confusion_report,
-    evaluate,
-    lr_at,
+    fit_checkpoint,
+    refuse_resume,
     rounded,
-    sgd_step,
-    steps_per_epoch,
     to_vectors,
     with_threads,
 )
-from neuralab.progress import progress
-from neuralab.scratch import MLP, SGD, BinaryCrossEntropy, SoftmaxCrossEntropy
+from neuralab.scratch import (
+    MLP,
+    SGD,
+    BinaryCrossEntropy,
+    SoftmaxCrossEntropy,
+    evaluate,
+    fit,
+    lr_at,
+    steps_per_epoch,
+)
 from neuralab.viz import plot_curves
 from neuralab.viz.common import new_figure
 from neuralab.viz.weights import plot_weights
@@ -190,10 +195,8 @@ class Inputs:
             self.whitening = w
         self.train, self.test = x_tr, x_te
 
-    def batch(self, idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        xb = self.train[idx]
-        if not self.flip:
-            return xb
+    def batch(self, xb: np.ndarray, idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """``fit``'s batch transform: ``xb = train[idx]`` with a random half mirrored."""
         if self.train_flipped is None:
             return flip_half(xb, rng)
         mask = rng.random(len(idx)) < 0.5
@@ -230,7 +233,7 @@ class MLPScratchConfig:
 
 
 def _train_mlp(cfg: MLPScratchConfig, inputs: Inputs, y_tr, y_te, seed: int, log,
-               desc: str) -> dict[str, Any]:
+               desc: str, checkpoint: dict | None = None) -> dict[str, Any]:
     x_tr, x_te = inputs.train, inputs.test
     rng = np.random.default_rng(seed)
     model = MLP(x_tr.shape[1], list(cfg.dnn_hidden_units), 10, activation=cfg.activation,
@@ -238,47 +241,17 @@ def _train_mlp(cfg: MLPScratchConfig, inputs: Inputs, y_tr, y_te, seed: int, log
     opt = SGD(model, lr=cfg.learning_rate, momentum=cfg.momentum,
               weight_decay=cfg.weight_decay)
     loss_fn = SoftmaxCrossEntropy()
-    batches = batch_stream(len(x_tr), cfg.batch_size, rng)
-    history: list[dict[str, Any]] = []
-
-    def record(step: int, epoch: float, sums: list[float]) -> dict[str, Any]:
-        test = evaluate(model, loss_fn, x_te, y_te)
-        row = {"step": step, "epoch": round(epoch, 3), "lr": opt.lr,
-               "train_loss": sums[0] / sums[2] if sums[2] else None,
-               "train_accuracy": sums[1] / sums[3] if sums[3] else None,
-               "test_loss": test["loss"], "test_accuracy": test["accuracy"]}
-        history.append(row)
-        return {**row, "pred": test["pred"]}
-
-    record(0, 0.0, [0, 0, 0, 0])
-    sums = [0.0, 0, 0, 0]  # loss * batches, hits, batches, samples
-    start = time.perf_counter()
-    last = None
-    with progress(total=cfg.max_steps, desc=desc, unit="step") as bar:
-        for step in range(1, cfg.max_steps + 1):
-            opt.lr = lr_at(cfg.lr_schedule, cfg.learning_rate, step - 1, cfg.max_steps,
-                           cfg.warmup_steps)
-            _, idx = next(batches)
-            xb = inputs.batch(idx, rng)
-            loss, hits = sgd_step(model, loss_fn, opt, xb, y_tr[idx])
-            if not np.isfinite(loss):
-                raise NeuralabError(f"training diverged at step {step} (loss {loss}); lower "
-                                    "the learning_rate")
-            sums[0] += loss
-            sums[1] += hits
-            sums[2] += 1
-            sums[3] += len(idx)
-            bar.update(1)
-            if step % cfg.eval_freq == 0 or step == cfg.max_steps:
-                last = record(step, step * cfg.batch_size / len(x_tr), sums)
-                sums = [0.0, 0, 0, 0]
-                bar.set_postfix(test_acc=round(last["test_accuracy"], 4))
-                log(f"step {step}: train loss {last['train_loss']:.4f}, test accuracy "
-                    f"{last['test_accuracy']:.4f}")
-    train_time = time.perf_counter() - start
-    return {"model": model, "history": history, "pred": last["pred"],
+    run = fit(model, loss_fn, opt, x_tr, y_tr, batch_size=cfg.batch_size, rng=rng,
+              steps=cfg.max_steps,
+              lr=lambda step, epoch: lr_at(cfg.lr_schedule, cfg.learning_rate, step,
+                                           cfg.max_steps, cfg.warmup_steps),
+              eval_sets={"test": (x_te, y_te)}, eval_every=cfg.eval_freq, eval_at_start=True,
+              batch_transform=inputs.batch if inputs.flip else None, train_mean="batch",
+              log=log, desc=desc, **(checkpoint or {}))
+    last = run.last
+    return {"model": model, "history": run.history, "pred": run.evals["test"]["pred"],
             "test_accuracy": last["test_accuracy"], "test_loss": last["test_loss"],
-            "train_loss": last["train_loss"], "train_time_s": train_time}
+            "train_loss": last["train_loss"], "train_time_s": run.train_time_s}
 
 
 def run_mlp_scratch(cfg: MLPScratchConfig, ctx, title: str, notes: str) -> RunResult:
@@ -299,8 +272,11 @@ def run_mlp_scratch(cfg: MLPScratchConfig, ctx, title: str, notes: str) -> RunRe
     for k in range(max(cfg.seeds, 1)):
         seed = ctx.seed + k
         runs.append(_train_mlp(cfg, inputs, y_tr, y_te, seed, ctx.log,
-                               desc=f"{ctx.name} seed {seed}"))
+                               desc=f"seed {seed}",
+                               checkpoint=fit_checkpoint(ctx, f"fit_seed_{seed}")))
         ctx.log(f"seed {seed}: test accuracy {runs[-1]['test_accuracy']:.4f}")
+    for k in range(1, len(runs)):  # only the headline seed's checkpoint stays in the folder
+        (ctx.checkpoint_dir / f"fit_seed_{ctx.seed + k}.npz").unlink(missing_ok=True)
     first = runs[0]
     model = first["model"]
     metrics: dict[str, Any] = {
@@ -445,6 +421,8 @@ class _TorchTwin:
             lr=cfg.learning_rate)
         self.pairs = [(net[0].weight, fc1.params["weight"]), (net[0].bias, fc1.params["bias"]),
                       (net[2].weight, fc2.params["weight"]), (net[2].bias, fc2.params["bias"])]
+        self.time_s, self.first_loss_diff = 0.0, 0.0
+        self.loss_sum, self.loss_count = 0.0, 0
 
     def loss(self, scores, y):
         f = self.torch.nn.functional
@@ -452,6 +430,28 @@ class _TorchTwin:
             target = f.one_hot(y, scores.shape[1]).to(scores.dtype)
             return f.binary_cross_entropy_with_logits(scores, target, reduction="sum") / len(y)
         return f.cross_entropy(scores, y)
+
+    def on_step(self, *, step: int, x: np.ndarray, y: np.ndarray, loss: float, lr: float,
+                **_) -> None:
+        """``fit``'s on-step hook: one twin step on the NumPy step's batch and learning rate;
+        keeps the twin's losses since the last row, its time, and the largest gap between the
+        two losses over the first 10 steps."""
+        t0 = time.perf_counter()
+        tloss = self.step(x, y, lr)
+        self.time_s += time.perf_counter() - t0
+        self.loss_sum += tloss
+        self.loss_count += 1
+        if step <= 10:
+            self.first_loss_diff = max(self.first_loss_diff, abs(tloss - loss))
+
+    def on_eval(self, row: dict[str, Any], x_val: np.ndarray, y_val: np.ndarray,
+                ) -> dict[str, Any]:
+        """``fit``'s on-eval hook: the twin's columns of a history row."""
+        t = self.evaluate(x_val, y_val)
+        mean = self.loss_sum / self.loss_count if self.loss_count else None
+        self.loss_sum, self.loss_count = 0.0, 0
+        return {"twin_train_loss": mean, "twin_val_loss": t["loss"],
+                "twin_val_accuracy": t["accuracy"], "twin_param_rel_diff": self.max_rel_diff()}
 
     def step(self, x: np.ndarray, y: np.ndarray, lr: float) -> float:
         for group in self.opt.param_groups:
@@ -499,6 +499,8 @@ def run_cifar10_twolayer_scratch(cfg: TwoLayerConfig, ctx) -> RunResult:
     """HLCV two-layer net (NumPy) with a PyTorch twin."""
     if cfg.loss not in ("bce", "softmax"):
         raise NeuralabError(f"unknown loss {cfg.loss!r}; use bce or softmax")
+    if cfg.twin:
+        refuse_resume(ctx, "its PyTorch twin (twin=true) is not checkpointed")
     data, train, val, test = _hlcv_splits(ctx, cfg)
     x_tr, (x_val, x_te) = prepare_inputs(train.images, [val.images, test.images], "mean_image",
                                          channels_first=False)
@@ -510,56 +512,18 @@ def run_cifar10_twolayer_scratch(cfg: TwoLayerConfig, ctx) -> RunResult:
     opt = SGD(model, lr=cfg.learning_rate, weight_decay=2 * cfg.reg)
     twin = _TorchTwin(model, cfg) if cfg.twin else None
     per_epoch = steps_per_epoch(len(x_tr), cfg.batch_size)
-    batches = batch_stream(len(x_tr), cfg.batch_size, rng)
-    history: list[dict[str, Any]] = []
-    first_loss_diff = 0.0
-    sums = [0.0, 0, 0, 0.0]  # loss sum, hits, samples, twin loss sum
-    steps_done = 0
-    np_time = torch_time = 0.0
-
-    def record(step: int) -> None:
-        v = evaluate(model, loss_fn, x_val, y_val)
-        row = {"step": step, "epoch": round(step / per_epoch, 3), "lr": opt.lr,
-               "train_loss": sums[0] / steps_done if steps_done else None,
-               "train_accuracy": sums[1] / sums[2] if sums[2] else None,
-               "val_loss": v["loss"], "val_accuracy": v["accuracy"]}
-        if twin is not None:
-            t = twin.evaluate(x_val, y_val)
-            row.update(twin_train_loss=sums[3] / steps_done if steps_done else None,
-                       twin_val_loss=t["loss"], twin_val_accuracy=t["accuracy"],
-                       twin_param_rel_diff=twin.max_rel_diff())
-        history.append(row)
-
-    record(0)
-    with progress(total=cfg.num_iters, desc=ctx.name, unit="step") as bar:
-        for step in range(1, cfg.num_iters + 1):
-            epoch, idx = next(batches)
-            lr = cfg.learning_rate * cfg.learning_rate_decay ** epoch
-            opt.lr = lr
-            xb, yb = x_tr[idx], y_tr[idx]
-            t0 = time.perf_counter()
-            loss, hits = sgd_step(model, loss_fn, opt, xb, yb)
-            np_time += time.perf_counter() - t0
-            if not np.isfinite(loss):
-                raise NeuralabError(f"training diverged at step {step}; lower learning_rate")
-            sums[0] += loss
-            sums[1] += hits
-            sums[2] += len(idx)
-            if twin is not None:
-                t0 = time.perf_counter()
-                tloss = twin.step(xb, yb, lr)
-                torch_time += time.perf_counter() - t0
-                sums[3] += tloss
-                if step <= 10:
-                    first_loss_diff = max(first_loss_diff, abs(tloss - loss))
-            steps_done += 1
-            bar.update(1)
-            if step % per_epoch == 0 or step == cfg.num_iters:
-                record(step)
-                ctx.log(f"epoch {step / per_epoch:.2f}: val accuracy "
-                        f"{history[-1]['val_accuracy']:.4f}" + (
-                            f" (torch {history[-1]['twin_val_accuracy']:.4f})" if twin else ""))
-                sums, steps_done = [0.0, 0, 0, 0.0], 0
+    run = fit(model, loss_fn, opt, x_tr, y_tr, batch_size=cfg.batch_size, rng=rng,
+              steps=cfg.num_iters,
+              lr=lambda step, epoch: cfg.learning_rate * cfg.learning_rate_decay ** epoch,
+              eval_sets={"val": (x_val, y_val)}, eval_per_epoch=True, eval_at_start=True,
+              on_step=twin.on_step if twin else None,
+              on_eval=(lambda row: twin.on_eval(row, x_val, y_val)) if twin else None,
+              train_mean="batch", log=ctx.log,
+              **({} if twin else fit_checkpoint(ctx)))
+    history = run.history
+    np_time = run.step_time_s
+    torch_time = twin.time_s if twin else 0.0
+    first_loss_diff = twin.first_loss_diff if twin else 0.0
     te = evaluate(model, loss_fn, x_te, y_te)
     tr = evaluate(model, loss_fn, x_tr, y_tr)
     last = history[-1]

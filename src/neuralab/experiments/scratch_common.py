@@ -1,6 +1,6 @@
-"""Pieces the NumPy-engine (``neuralab.scratch``) experiments share: images to vectors, an
-epoch-shuffled batch stream, chunked evaluation, one SGD step that also counts hits, learning
-rate schedules and the end-of-run confusion report.
+"""Pieces the NumPy-engine (``neuralab.scratch``) experiments share besides the training loop
+(which is :func:`neuralab.scratch.fit`): BLAS threads, images to vectors, the checkpoint of a
+fit (or the refusal of ``--resume``), the end-of-run confusion report and metric rounding.
 
 No torch here: the scratch experiments train with the NumPy engine only (the HLCV twin imports
 torch itself, inside its own run function).
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import math
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -66,6 +65,20 @@ def with_threads(run: Callable) -> Callable:
     return wrapped
 
 
+def refuse_resume(ctx, why: str) -> None:
+    """Say in one line why this run cannot continue with ``--resume`` (instead of silently
+    starting over)."""
+    if getattr(ctx, "resume", False):
+        raise NeuralabError(f"--resume cannot continue {ctx.name}: {why}; run it again "
+                            "without --resume")
+
+
+def fit_checkpoint(ctx, name: str = "fit") -> dict:
+    """``fit``'s ``checkpoint`` and ``resume`` arguments for this run:
+    ``<run>/checkpoint/<name>.npz``, continued when the run is resumed."""
+    return {"checkpoint": ctx.checkpoint_dir / f"{name}.npz", "resume": ctx.resume}
+
+
 def to_vectors(images: np.ndarray, *, channels_first: bool = False, scale: float = 1.0 / 255,
                dtype=np.float32) -> np.ndarray:
     """uint8 images ``[N, H, W, C]`` -> float rows ``[N, H*W*C]`` times ``scale``.
@@ -78,70 +91,6 @@ def to_vectors(images: np.ndarray, *, channels_first: bool = False, scale: float
     if scale != 1.0:
         out *= out.dtype.type(scale)
     return out
-
-
-def batch_stream(n: int, batch_size: int, rng: np.random.Generator,
-                 drop_last: bool = False) -> Iterator[tuple[int, np.ndarray]]:
-    """Endless ``(epoch, indices)``: a fresh permutation of ``range(n)`` per epoch, cut into
-    batches of ``batch_size`` (the last one smaller unless ``drop_last``)."""
-    if n < 1 or batch_size < 1:
-        raise NeuralabError(f"need n >= 1 and batch_size >= 1, got n={n}, batch={batch_size}")
-    epoch = 0
-    stop = n - n % batch_size if drop_last and n >= batch_size else n
-    while True:
-        order = rng.permutation(n)
-        for start in range(0, stop, batch_size):
-            yield epoch, order[start:start + batch_size]
-        epoch += 1
-
-
-def steps_per_epoch(n: int, batch_size: int, drop_last: bool = False) -> int:
-    return n // batch_size if drop_last and n >= batch_size else math.ceil(n / batch_size)
-
-
-def sgd_step(model, loss_fn, optimizer, x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
-    """forward -> loss -> backward -> update; returns (loss before the update, correct count)."""
-    scores = model.forward(x)
-    loss = loss_fn.forward(scores, y)
-    model.backward(loss_fn.backward(), need_input_grad=False)
-    optimizer.step()
-    return loss, int(np.count_nonzero(scores.argmax(axis=1) == y))
-
-
-def evaluate(model, loss_fn, x: np.ndarray, y: np.ndarray, chunk: int = 2048,
-             ) -> dict[str, Any]:
-    """Mean loss, accuracy and predicted labels of ``model`` on ``(x, y)``, in chunks.
-
-    ``loss_fn`` must average over the batch (``reduction="mean"``); chunk means are weighted
-    by chunk size so the result is the mean over all samples.
-    """
-    total, preds = 0.0, []
-    for i in range(0, len(x), chunk):
-        scores = model.forward(x[i:i + chunk])
-        total += loss_fn.forward(scores, y[i:i + chunk]) * len(scores)
-        preds.append(scores.argmax(axis=1))
-    pred = np.concatenate(preds) if preds else np.zeros(0, np.int64)
-    return {"loss": total / max(len(x), 1), "accuracy": float(np.mean(pred == y)) if len(y)
-            else float("nan"), "pred": pred}
-
-
-def lr_at(kind: str, base: float, step: int, total: int, warmup: int = 0,
-          milestones: tuple[float, ...] = (0.5, 0.75), gamma: float = 0.1) -> float:
-    """Learning rate for (0-based) ``step`` of ``total``.
-
-    ``none``: constant. ``cosine``: linear warm-up over ``warmup`` steps, then half a cosine
-    from ``base`` to 0. ``step``: multiplied by ``gamma`` at each fraction in ``milestones``.
-    """
-    if warmup and step < warmup:
-        return base * (step + 1) / warmup
-    if kind == "none":
-        return base
-    if kind == "cosine":
-        t = (step - warmup) / max(total - warmup, 1)
-        return base * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
-    if kind == "step":
-        return base * gamma ** sum(step >= m * total for m in milestones)
-    raise NeuralabError(f"unknown lr schedule {kind!r}; use none, cosine or step")
 
 
 def confusion_report(ctx, y_true: np.ndarray, y_pred: np.ndarray, classes: list[str],

@@ -14,8 +14,17 @@ Two rules keep the engine fast and the optimiser simple:
 2. ``grads`` arrays are allocated once and *overwritten* (not accumulated, unlike torch) by
    each ``backward``; an optimiser may hold references to them.
 
-Arrays are batch-first: ``x[s]`` is sample ``s``. A module's dtype (float32 or float64) is
-fixed at construction; parameters, gradients and outputs keep it.
+Arrays are batch-first: ``x[s]`` is sample ``s``.
+
+Dtypes. A parametric module's ``dtype`` (float32 by default, or float64) is fixed at
+construction: its parameters and their gradients keep it. Inputs are never rounded down: a
+module computes in the wider of the input's and its parameters' float dtype
+(:func:`compute_dtype`), so float64 input gives float64 outputs and input gradients even from
+a float32 module, and float32 input into a float32 module stays float32 (the fast path the
+experiments use). Integer input is converted to the module's dtype, and element-wise
+activations turn it into float64 (:func:`as_float`), never back into integers. For
+finite-difference checks build the model with ``dtype=np.float64``: then every array is
+float64 end to end.
 """
 
 from __future__ import annotations
@@ -35,6 +44,23 @@ def resolve_dtype(dtype) -> np.dtype:
     if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise NeuralabError(f"scratch engine supports float32 or float64, not {dt}")
     return dt
+
+
+def compute_dtype(x: np.ndarray, dtype) -> np.dtype:
+    """The dtype a module with parameters of ``dtype`` computes in for the input ``x``: the
+    wider of the two for float input (float64 input is not rounded to float32), the
+    parameters' for anything else (integers, booleans)."""
+    dt = np.asarray(x).dtype
+    if dt.kind == "f":
+        return np.result_type(dt, dtype)
+    return np.dtype(dtype)
+
+
+def as_float(x) -> np.ndarray:
+    """``x`` as an array of floats: float arrays pass through unchanged (no copy), anything
+    else (integers, booleans, lists) becomes float64."""
+    x = np.asarray(x)
+    return x if x.dtype.kind == "f" else x.astype(np.float64)
 
 
 def make_rng(rng: np.random.Generator | int | None) -> np.random.Generator:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from neuralab.errors import NeuralabError
-from neuralab.scratch.base import Module, make_rng, resolve_dtype
+from neuralab.scratch.base import Module, compute_dtype, make_rng, resolve_dtype
 from neuralab.scratch.init import get_initializer
 
 
@@ -114,7 +114,8 @@ class Conv2d(Module):
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=self.dtype)
+        x = np.asarray(x)
+        x = x.astype(compute_dtype(x, self.dtype), copy=False)  # float64 stays float64
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise NeuralabError(
                 f"Conv2d expects [N, {self.in_channels}, H, W] input, got shape {x.shape}"

@@ -7,14 +7,17 @@ from __future__ import annotations
 import numpy as np
 
 from neuralab.errors import NeuralabError
+from neuralab.scratch.base import as_float
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
     """``1 / (1 + exp(-x))`` without overflow: ``exp`` only ever sees ``-|x|``.
 
     For ``x >= 0`` it is ``1 / (1 + e)``, for ``x < 0`` it is ``e / (1 + e)``, with
-    ``e = exp(-|x|)`` in (0, 1].
+    ``e = exp(-|x|)`` in (0, 1]. The result has ``x``'s float dtype; integer input gives
+    float64 (``sigmoid([0, 1, -1]) = [0.5, 0.731, 0.269]``).
     """
+    x = as_float(x)
     e = np.exp(-np.abs(x))
     out = 1.0 / (1.0 + e)
     np.multiply(out, e, out=out, where=x < 0)
@@ -23,6 +26,7 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     """``x_k - log sum_j exp(x_j)``, computed after subtracting the row maximum."""
+    x = as_float(x)
     z = x - x.max(axis=axis, keepdims=True)
     z -= np.log(np.exp(z).sum(axis=axis, keepdims=True))
     return z
@@ -30,6 +34,7 @@ def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
 
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     """``exp(x_k) / sum_j exp(x_j)`` with the max trick (shift by the row max)."""
+    x = as_float(x)
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     e /= e.sum(axis=axis, keepdims=True)
     return e

@@ -118,7 +118,7 @@ def gradcheck(
       a :class:`Loss` (``targets`` required), or a model checked through ``loss``.
     - ``inputs``: the input batch (copied, never modified); its dtype is the one checked.
     - ``eps``: finite-difference step ``h``; ``tol``: pass threshold on ``rel_error``
-      (default 1e-7 for float64, 1e-4 for float32).
+      (default 1e-7 when input and parameters are float64, else 1e-4).
     - ``max_checks``: elements checked per tensor (all of them if the tensor is smaller),
       drawn with ``seed``.
 
@@ -132,7 +132,11 @@ def gradcheck(
     rng = make_rng(seed)
     x = np.array(inputs, copy=True)
     dtype = x.dtype
-    tol = DEFAULT_TOL.get(dtype, 1e-7) if tol is None else tol
+    # float32 anywhere (input or parameters) limits the analytic gradients' precision
+    all64 = dtype == np.float64 and all(np.asarray(p).dtype == np.float64
+                                        for p in module.params.values())
+    tol = DEFAULT_TOL.get(np.dtype(np.float64) if all64 else np.dtype(np.float32), 1e-7) \
+        if tol is None else tol
     label = name or repr(module).split("(")[0]
     is_loss = isinstance(module, Loss)
     if (is_loss or loss is not None) and targets is None:
@@ -154,7 +158,7 @@ def gradcheck(
         proj = np.ones(())
 
     # Numerical gradients, always in float64 (on a float64 twin of a float32 module).
-    ref = module if is_loss or dtype == np.float64 else _float64_twin(module)
+    ref = module if is_loss or all64 else _float64_twin(module)
     x64 = np.array(x, dtype=np.float64)
 
     def evaluate() -> np.ndarray:

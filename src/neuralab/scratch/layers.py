@@ -2,8 +2,8 @@
 
 Shapes: ``S`` samples, ``M`` input features, ``N`` output features. The activations
 (ReLU, ELU, Sigmoid, Tanh) are element-wise and accept any shape; their output and
-gradient have the input's shape and dtype. Backward formulas use ``dY = dL/dY`` (the
-``dout`` argument) and ``*`` for the element-wise product.
+gradient have the input's shape and float dtype (integer input gives float64). Backward
+formulas use ``dY = dL/dY`` (the ``dout`` argument) and ``*`` for the element-wise product.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from neuralab.errors import NeuralabError
-from neuralab.scratch.base import Module, make_rng, resolve_dtype
+from neuralab.scratch.base import Module, as_float, compute_dtype, make_rng, resolve_dtype
 from neuralab.scratch.functional import sigmoid
 from neuralab.scratch.init import get_initializer
 
@@ -50,7 +50,8 @@ class Linear(Module):
         self._x: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=self.dtype)
+        x = np.asarray(x)
+        x = x.astype(compute_dtype(x, self.dtype), copy=False)  # float64 stays float64
         self._x = x
         out = x @ self.params["weight"].T
         out += self.params["bias"]
@@ -71,6 +72,7 @@ class ReLU(Module):
     """``y = max(x, 0)``. Backward: ``dx = dy * [x > 0]`` (subgradient 0 at x = 0)."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        x = as_float(x)
         self._mask = x > 0
         return np.where(self._mask, x, 0)
 
@@ -95,6 +97,7 @@ class ELU(Module):
         self.alpha = float(alpha)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        x = as_float(x)
         out = np.minimum(x, 0)
         np.expm1(out, out=out)
         if self.alpha != 1.0:
@@ -131,7 +134,7 @@ class Tanh(Module):
     """``y = tanh(x)``. Backward: ``dx = dy * (1 - y^2)``."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self._out = np.tanh(x)
+        self._out = np.tanh(as_float(x))
         return self._out
 
     def backward(self, dout: np.ndarray, need_input_grad: bool = True) -> np.ndarray:
@@ -147,6 +150,7 @@ class Softmax(Module):
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        x = as_float(x)
         e = np.exp(x - x.max(axis=1, keepdims=True))
         e /= e.sum(axis=1, keepdims=True)
         self._out = e

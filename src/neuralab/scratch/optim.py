@@ -57,6 +57,21 @@ class SGD:
                 m -= buf                                # M = mu M - lr g
                 p += m
 
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """The optimiser's state for a checkpoint: ``{"velocity.<name>": M}`` (empty without
+        momentum); the learning rate is set by the training loop at every step."""
+        if self.velocity is None:
+            return {}
+        return {f"velocity.{k}": m.copy() for k, m in zip(self.names, self.velocity,
+                                                           strict=True)}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Restore :meth:`state_dict` in place (the velocity arrays are kept, not rebound)."""
+        if self.velocity is None:
+            return
+        for k, m in zip(self.names, self.velocity, strict=True):
+            m[...] = state[f"velocity.{k}"]
+
     def zero_grad(self) -> None:
         for g in self.grads:
             g.fill(0)
