@@ -275,7 +275,8 @@ class PrintEvaluations(Callback):
             if cells:
                 parts.append(f"{split} " + " ".join(cells))
         parts.append(f"lr {_number(row['lr'])}")
-        now, samples = time.perf_counter(), trainer.samples_seen
+        # every rank trains on its own shard: the throughput of the job is world_size times this
+        now, samples = time.perf_counter(), trainer.samples_seen * trainer.dist.world_size
         if self._last_time is not None and now > self._last_time:
             rate = (samples - self._last_samples) / (now - self._last_time)
             parts.append(f"{rate:,.0f} samples/s")
