@@ -231,3 +231,22 @@ def test_resume_of_a_finished_run_or_of_another_experiments_run_is_refused(tmp_p
     err = capsys.readouterr().err
     assert err.startswith(f"neuralab: error: {run_dir / 'config.json'} is not a run's "
                           "config.json") and err.count("\n") == 1
+
+
+def test_every_option_and_argument_of_every_command_has_help_text():
+    import argparse
+
+    from neuralab.cli import build_parser
+
+    missing = []
+
+    def walk(parser, path):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, [*path, name])
+            elif not action.help and not isinstance(action, argparse._HelpAction):
+                missing.append(" ".join([*path, *(action.option_strings or [action.dest])]))
+
+    walk(build_parser(), ["neuralab"])
+    assert not missing, missing

@@ -14,7 +14,7 @@ trainer and its callbacks name each other's types).
 
 Layers, top to bottom (a module may import its own layer and any layer below it):
 
-    commands     neuralab (the public API), __main__, cli, commands/, gradcheck_all
+    commands     neuralab (the public API), __main__, cli, commands/
     experiments  experiments/ (catalog > topic modules > runner, runs > registry > config)
     report       report/, results (reference results and the README table)
     viz          viz/ (figures only: never trains)
@@ -37,8 +37,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 #: (layer, module prefixes), top to bottom. A prefix matches the module and its submodules.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("commands", ("neuralab", "neuralab.__main__", "neuralab.cli", "neuralab.commands",
-                  "neuralab.gradcheck_all")),
+    ("commands", ("neuralab", "neuralab.__main__", "neuralab.cli", "neuralab.commands")),
     ("experiments", ("neuralab.experiments",)),
     ("report", ("neuralab.report", "neuralab.results")),
     ("viz", ("neuralab.viz",)),

@@ -145,3 +145,17 @@ def test_every_committed_result_can_be_rerun_with_its_config():
         assert seed == doc["seed"]
         # fields added after a result was promoted take their defaults
         assert {k: config[k] for k in doc["config"]} == doc["config"], path.name
+
+
+def test_the_terminal_table_fits_100_columns_and_shows_time_to_target(capsys):
+    from neuralab.cli import main
+    from neuralab.results import format_table, load_results, terminal_rows
+
+    assert main(["results"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(load_results()) + 1 and max(map(len, lines)) <= 100
+    assert lines[0].split() == ["experiment", "target", "achieved", "met", "seeds", "wall",
+                                "to", "target"]
+    doc = {**load_results()[0], "time_to_target": {"step": 40, "epoch": 2, "time_s": 61.6}}
+    (row,) = terminal_rows([doc])
+    assert row["to target"] == "62 s" and format_table([row]).splitlines()[1].endswith("62 s")

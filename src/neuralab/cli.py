@@ -37,17 +37,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("show", help="one experiment: its handout, target and every setting "
                        "with its default and allowed range")
-    p.add_argument("name")
+    p.add_argument("name", help="experiment name (`neuralab list` shows them)")
 
     p = sub.add_parser("run", help="run one experiment",
                        description="Run an experiment. Config fields can be given as "
                        "--set key=value or in the handouts' style --key value "
                        "(e.g. --learning_rate 1e-3); `neuralab show NAME` lists them.")
-    p.add_argument("name")
+    p.add_argument("name", help="experiment name (`neuralab list` shows them)")
     p.add_argument("--config", metavar="FILE",
                    help="config fields from a JSON file: a run's config.json, a results/NAME.json "
                    "(its seed too, unless --seed is given) or a plain object; --set wins")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="set a config field (repeatable); `neuralab show NAME` lists them")
     p.add_argument("--seed", type=argtypes.seed, default=None,
                    help="default: 0, or the --config file's")
     p.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, cuda:N, mps")
@@ -62,16 +63,25 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
 
     p = sub.add_parser("report", help="write report.html from finished runs")
-    p.add_argument("--runs", default="runs", type=argtypes.path)
+    p.add_argument("--runs", default="runs", type=argtypes.path,
+                   help="runs folder to report (default: runs)")
     p.add_argument("--results", nargs="?", const="results", default=None, metavar="DIR",
                    type=argtypes.path, help="report the committed reference results in DIR "
                    "(default results/) instead of runs/")
     p.add_argument("--out", default=None, type=argtypes.path,
-                   help="default: RUNS/report.html, or report.html here with --results")
+                   help="default: RUNS/report.html, or report.html here with --results "
+                   "(compare.html with --compare)")
+    p.add_argument("--pdf", nargs="?", const="", default=None, metavar="FILE",
+                   help="also print the report to an A4 PDF (default: the HTML path with "
+                   ".pdf); needs headless Chromium")
+    p.add_argument("--compare", nargs="+", default=None, metavar="RUN_DIR",
+                   type=argtypes.path, help="put these runs of one experiment side by side "
+                   "(config differences, metrics, curves on one figure)")
 
     p = sub.add_parser("demo", help="run the quick offline experiments and write the report")
-    p.add_argument("--out", default="runs", type=argtypes.path)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--out", default="runs", type=argtypes.path,
+                   help="runs folder (default: runs)")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or mps")
     _add_common(p)
 
     p = sub.add_parser("data", help="datasets: status | download NAME")
@@ -79,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     q = dsub.add_parser("status", help="where each dataset was found, its format and counts")
     _add_common(q)
     q = dsub.add_parser("download", help="download and verify a dataset into the data root")
-    q.add_argument("name")
+    q.add_argument("name", help="dataset name (`neuralab data status` lists them)")
     _add_common(q)
 
     p = sub.add_parser("results", help="reference results committed under results/")
@@ -87,27 +97,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", action="store_true", help="print the README table")
     p.add_argument("--update-readme", nargs="?", const="README.md", default=None,
                    metavar="README", help="regenerate the README's results table")
-    p.add_argument("--dir", default="results", type=argtypes.path)
+    p.add_argument("--dir", default="results", type=argtypes.path,
+                   help="folder of the reference results (default: results)")
     p.add_argument("--promote", metavar="RUN_DIR", type=argtypes.path,
                    help="copy a finished run into results/")
 
     p = sub.add_parser("gradcheck", help="numerical gradient check of every module (float64)")
-    p.add_argument("--seed", type=argtypes.seed, default=0)
+    p.add_argument("--seed", type=argtypes.seed, default=0,
+                   help="seed of the random inputs and parameters checked")
 
     p = sub.add_parser("summary", help="per-layer shapes and parameter counts of a model")
-    p.add_argument("model")
+    p.add_argument("model", help="registered model name, e.g. simple_cnn")
 
-    p = sub.add_parser("ocr", help="read handwritten text from a photo")
-    p.add_argument("image")
-    p.add_argument("--model", default="emnist-cnn", help="experiment name or checkpoint path")
-    p.add_argument("--boxes", default=None, metavar="OUT.png", help="write the detected boxes")
-    p.add_argument("--runs", default="runs", type=argtypes.path)
+    from neuralab.ocr.cli import add_ocr_parser
+
+    add_ocr_parser(sub)
 
     from neuralab.commands.predict import add_predict_parser
+    from neuralab.commands.reproduce import add_reproduce_parser
     from neuralab.commands.viz import add_viz_parser
 
     add_viz_parser(sub)
     add_predict_parser(sub)
+    add_reproduce_parser(sub)
     parser.description = ("The neuralab command: " + " | ".join(sub.choices) +
                           ". `neuralab COMMAND --help` says more.")
     return parser
@@ -232,12 +244,19 @@ def cmd_run(args, extra: list[str]) -> int:
 
 
 def cmd_report(args) -> int:
-    from neuralab.report import build_report
+    from neuralab.report import build_compare, build_report, html_to_pdf, require_chromium
 
-    if args.results:
-        print(build_report(args.results, args.out or "report.html", from_results=True))
+    if args.pdf is not None:
+        require_chromium()  # before the report is built
+    if args.compare:
+        html = build_compare(args.compare, args.out)
+    elif args.results:
+        html = build_report(args.results, args.out or "report.html", from_results=True)
     else:
-        print(build_report(args.runs, args.out))
+        html = build_report(args.runs, args.out)
+    print(html)
+    if args.pdf is not None:
+        print(html_to_pdf(html, args.pdf or html.with_suffix(".pdf")))
     return 0
 
 
@@ -287,12 +306,12 @@ def cmd_results(args) -> int:
     elif args.markdown:
         print(results.markdown_table(results.table_rows(docs)))
     else:
-        print(results.format_table(results.table_rows(docs)))
+        print(results.format_table(results.terminal_rows(docs)))
     return 0
 
 
 def cmd_gradcheck(args) -> int:
-    from neuralab.gradcheck_all import run_all
+    from neuralab.commands.gradcheck import run_all
 
     ok, table = run_all(seed=args.seed)
     print(table)
@@ -307,20 +326,21 @@ def cmd_summary(args) -> int:
 
 
 def cmd_ocr(args) -> int:
-    from neuralab.ocr.cli import run_ocr
+    from neuralab.ocr.cli import main_ocr
 
-    text = run_ocr(args.image, model=args.model, boxes_out=args.boxes, runs_dir=args.runs)
-    if text.strip():
-        print(text)
-    else:  # a page without writing is an answer, not an error: say so where people look
-        print(f"neuralab ocr: no characters found in {args.image}", file=sys.stderr)
-    return 0
+    return main_ocr(args)
 
 
 def cmd_predict(args) -> int:
     from neuralab.commands.predict import run_predict
 
     return run_predict(args)
+
+
+def cmd_reproduce(args) -> int:
+    from neuralab.commands.reproduce import run_reproduce
+
+    return run_reproduce(args)
 
 
 def cmd_viz(args) -> int:
@@ -337,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = {"list": cmd_list, "show": cmd_show, "report": cmd_report, "demo": cmd_demo,
                 "data": cmd_data, "results": cmd_results, "gradcheck": cmd_gradcheck,
                 "summary": cmd_summary, "ocr": cmd_ocr, "viz": cmd_viz,
-                "predict": cmd_predict}
+                "predict": cmd_predict, "reproduce": cmd_reproduce}
     try:
         if args.command == "run":
             code = cmd_run(args, extra)

@@ -147,11 +147,32 @@ def table_rows(results: list[dict]) -> list[dict]:
     return rows
 
 
+def _time_to_target(doc: dict) -> str:
+    hit = doc.get("time_to_target")
+    if not hit or hit.get("time_s") is None:
+        return "-"
+    return f"{hit['time_s']:.0f} s"
+
+
+def terminal_rows(results: list[dict]) -> list[dict]:
+    """The rows ``neuralab results`` prints: what fits 100 columns (the hardware, data and
+    per-seed figures are in ``--markdown`` and ``--json``); ``to target``: training time
+    until the target was first met (runs that recorded it)."""
+    rows = []
+    for row, doc in zip(table_rows(results), results, strict=True):
+        rows.append({"experiment": row["experiment"], "target": row["target"],
+                     "achieved": row["achieved"], "met": row["met"],
+                     "seeds": row["seeds"].split(":")[0].replace(" in one run", "/run"),
+                     "wall": row["wall time"], "to target": _time_to_target(doc)})
+    return rows
+
+
 def format_table(rows: list[dict]) -> str:
     if not rows:
         return "no reference results yet"
     cols = list(rows[0])
-    return "\n".join(text_table(cols, ([r[c] for c in cols] for r in rows)))
+    return "\n".join(line.rstrip() for line in text_table(cols, ([r[c] for c in cols]
+                                                                 for r in rows)))
 
 
 def markdown_table(rows: list[dict]) -> str:

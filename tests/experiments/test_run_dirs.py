@@ -148,3 +148,19 @@ def test_a_second_resume_of_a_run_in_use_is_one_line_naming_the_pid(tmp_path, ca
         holder.wait()
     assert not (run_dir / "metrics.json").exists()
     assert (run_dir / "config.json").read_bytes() == saved  # untouched
+
+
+def test_resume_removes_what_a_killed_write_left_behind(tmp_path):
+    from neuralab.experiments.runner import remove_leftovers
+
+    run = tmp_path / "run"
+    (run / "plots").mkdir(parents=True)
+    (run / "checkpoint.tmp").mkdir()
+    (run / "checkpoint.tmp" / "state.pt").write_bytes(b"half")
+    (run / "plots" / ".curves.png.k3j2.tmp").write_bytes(b"half a png")
+    (run / "plots" / "curves.png").write_bytes(b"a png")
+    (run / "config.json").write_text("{}")
+    removed = remove_leftovers(run)
+    assert sorted(p.name for p in removed) == [".curves.png.k3j2.tmp", "checkpoint.tmp"]
+    assert sorted(p.relative_to(run).as_posix() for p in run.rglob("*")) == [
+        "config.json", "plots", "plots/curves.png"]

@@ -152,12 +152,13 @@ def add_viz_parser(subparsers) -> argparse.ArgumentParser:
     q.add_argument("--layer", default=None, help="module name (default: the last conv stage)")
     q.add_argument("--n", type=argtypes.int_in(1, 64), default=10,
                    help="how many maps, 1-64 (default 10)")
-    q.add_argument("--image", default=None)
+    q.add_argument("--image", default=None, help="photo to look at (default: the zebra photo "
+                   "in the data root, else the run's first test image)")
     q = vsub.add_parser("gradcam", help="Grad-CAM heat-maps over test images")
     common(q)
     q.add_argument("--images", type=argtypes.int_in(1, 64), default=8,
                    help="how many test images, 1-64 (default 8)")
-    q.add_argument("--split", default="test")
+    q.add_argument("--split", default="test", help="split whose images are shown (default: test)")
     q.add_argument("--layer", default=None, help="module name (default: the last conv stage)")
     q.add_argument("--image", default=None, help="runs without a dataset: the photo")
     return p

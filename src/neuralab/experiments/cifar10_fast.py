@@ -173,6 +173,8 @@ def run_cifar10_fast(cfg: FastConfig, ctx) -> RunResult:
         extra_eval={"test": test_loader} if cfg.eval_each_epoch else None)
     trainer.fit(resume=ctx.resume)
 
+    ctx.log(f"test-time augmentation (level {cfg.tta_level}) on {len(test.labels):,} test "
+            "images")
     tta_started = time.perf_counter()
     with trainer.autocast():  # test-time augmentation in the training precision
         tta = compute_loss_and_accuracy(test_loader, FlipTranslateTTA(trainer.module,

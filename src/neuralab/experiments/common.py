@@ -45,6 +45,7 @@ def classifier_result(ctx, trainer: Trainer, loaders: dict[str, Any], classes: l
     """
     model = trainer.module
     metrics: dict[str, Any] = {}
+    ctx.log(f"final evaluation of the {', '.join(loaders)} split(s)")
     for split, loader in loaders.items():
         m = trainer.evaluate(loader)
         metrics[f"{split}_loss"], metrics[f"{split}_accuracy"] = m["loss"], m["accuracy"]
@@ -54,6 +55,7 @@ def classifier_result(ctx, trainer: Trainer, loaders: dict[str, Any], classes: l
                    precision=trainer.precision)
     if trainer.precision_probe:
         metrics["precision_probe"] = trainer.precision_probe
+    ctx.log("drawing the learning curves and the confusion matrix")
     ctx.save_plot(plot_curves(trainer.history, final={k: v for k, v in metrics.items()
                                                        if k.startswith("test_")}, title=title),
                   "curves")

@@ -167,6 +167,20 @@ class RunLock:
         self.release()
 
 
+def remove_leftovers(run_dir: Path) -> list[Path]:
+    """Delete the temporary files of writes a kill interrupted (``.NAME.*.tmp`` of
+    :func:`neuralab.io.atomic_write_bytes`, e.g. ``plots/.curves.png.x1y2.tmp``, and a
+    half-written ``checkpoint.tmp/``); safe because the caller holds the run's lock."""
+    removed = [p for p in run_dir.rglob(".*.tmp") if p.is_file()]
+    for path in removed:
+        path.unlink(missing_ok=True)
+    for folder in run_dir.rglob("*.tmp"):
+        if folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
 def has_resume_state(run_dir: Path) -> bool:
     """Whether ``run_dir`` saved something to continue from (a checkpoint, finished cells)."""
     for name in STATE_DIRS:
@@ -268,6 +282,8 @@ def run_experiment(exp: Experiment, config: Any, *, seed: int = 0, device: str =
     try:
         if is_main:
             lock.acquire()  # a run already in use by another process: a one-line error
+            if saved is not None:
+                remove_leftovers(run_dir)
             write_json(run_dir / "config.json", {
                 "experiment": exp.name, "config": config_to_dict(config), "seed": seed,
                 "device": device, "data_dir": str(data_dir) if data_dir else None,

@@ -1,7 +1,7 @@
 """Figures. Plots never train: every function takes finished numbers and returns a Figure.
 
-Members load on first use (PEP 562), so importing :mod:`neuralab.viz.cli` to build the
-command line does not pull in matplotlib.
+Members load on first use (PEP 562), so importing :mod:`neuralab.viz` (e.g. while the command
+line is built) does not pull in matplotlib.
 """
 
 from importlib import import_module

@@ -1,0 +1,59 @@
+"""``neuralab reproduce``: the plan, --quick budgets, skip / resume, and the report at the end."""
+
+import json
+
+import pytest
+
+from neuralab.cli import main
+from neuralab.commands.reproduce import plan, quick_overrides
+from neuralab.experiments import get_experiment
+from neuralab.experiments.config import config_to_dict
+
+
+def test_the_plan_groups_by_handout_in_the_reports_order():
+    steps = plan([])
+    courses = [course for course, _, _ in steps]
+    order = ["visum", "uva", "hlcv", "tdt4265", "hw5", "other"]
+    assert courses == sorted(courses, key=order.index)
+    assert {exp.name for _, exp, _ in plan(["TDT4265"])} >= {
+        "cifar10-simple-cnn", "cifar10-cnn-a", "cifar10-cnn-best", "zebra-filters"}
+    visum = [exp.name for _, exp, _ in plan(["visum"])]
+    assert "palindrome-rnn" in visum and "cifar10-vgg" in visum
+    seconds, cpu = dict((exp.name, est) for _, exp, est in steps)["cifar10-simple-cnn"]
+    assert seconds > 0 and cpu
+
+
+def test_unknown_handout_is_one_line(capsys):
+    assert main(["reproduce", "CS231n", "--dry-run"]) == 2
+    assert "unknown handout 'cs231n'; choose from VISUM, UvA, HLCV, TDT4265, hw5" in (
+        capsys.readouterr().err)
+
+
+def test_quick_budgets_only_touch_the_fields_a_config_has():
+    assert quick_overrides(get_experiment("palindrome-rnn")) == {
+        "train_steps": "60", "eval_every": "10", "plateau_evals": "1000", "batch_size": "50",
+        "val_size": "100"}
+    quick = quick_overrides(get_experiment("cifar10-vgg"))
+    assert quick["max_steps"] == "20" and quick["train_subset"] == "400"
+
+
+@pytest.mark.slow
+def test_reproduce_quick_runs_a_handout_then_skips_it_and_writes_the_report(
+        tmp_path, cifar_blobs, capsys, one_thread):
+    out = tmp_path / "runs"
+    assert main(["reproduce", "VISUM", "--quick", "--out", str(out), "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    names = [exp.name for _, exp, _ in plan(["VISUM"])]
+    assert err.startswith(f"plan: {len(names)} experiments (--quick budgets)")
+    for name in names:
+        (run_dir,) = (out / name).iterdir()
+        doc = json.loads((run_dir / "metrics.json").read_text())
+        exp = get_experiment(name)
+        quick = config_to_dict(exp.make_config(quick_overrides(exp)))
+        assert doc["config"] == json.loads(json.dumps(quick))
+    assert (out / "report.html").is_file()
+    # a second call finds every run finished with the same config and runs nothing
+    assert main(["reproduce", "VISUM", "--quick", "--out", str(out), "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("already finished with this config") == len(names)
+    assert all(len(list((out / name).iterdir())) == 1 for name in names)
