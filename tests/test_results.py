@@ -26,11 +26,13 @@ def test_promote_copies_metrics_and_plots(tmp_path):
     run = tmp_path / "runs" / "a" / "1"
     (run / "plots").mkdir(parents=True)
     (run / "plots" / "curves.png").write_bytes(b"png")
+    (run / "history.csv").write_text("step,train_loss\n10,1.5\n")
     (run / "metrics.json").write_text(json.dumps(_doc("a", 0.6, True)))
     out = results.promote(run, tmp_path / "results")
     doc = json.loads(out.read_text())
     assert doc["plots"] == ["a/curves.png"]
     assert (tmp_path / "results" / "a" / "curves.png").read_bytes() == b"png"
+    assert (tmp_path / "results" / "a" / "history.csv").read_text() == "step,train_loss\n10,1.5\n"
     rows = results.table_rows(results.load_results(tmp_path / "results"))
     assert rows[0]["achieved"] == "0.6000" and rows[0]["met"] == "yes"
     assert rows[0]["data"] == "CIFAR-10 (JPEG copy)"

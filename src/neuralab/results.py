@@ -35,7 +35,8 @@ def load_results(results_dir: str | Path = "results") -> list[dict]:
 
 
 def promote(run_dir: str | Path, results_dir: str | Path = "results") -> Path:
-    """Copy a finished run's metrics (and plots) into ``results/`` as the reference result."""
+    """Copy a finished run's metrics (and plots, tables and history.csv) into ``results/`` as
+    the reference result."""
     run_dir = Path(run_dir)
     metrics_path = run_dir / "metrics.json"
     if not metrics_path.exists():
@@ -52,6 +53,9 @@ def promote(run_dir: str | Path, results_dir: str | Path = "results") -> Path:
     for csv_path in sorted((run_dir / "tables").glob("*.csv")):
         plot_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(csv_path, plot_dir / csv_path.name)
+    if (run_dir / "history.csv").is_file():  # the report redraws the curves from it
+        plot_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(run_dir / "history.csv", plot_dir / "history.csv")
     doc["plots"] = [f"{name}/{p.name}" for p in plots]
     doc.pop("run_dir", None)
     target = results_dir / f"{name}.json"

@@ -40,8 +40,9 @@ def classifier_result(ctx, trainer: Trainer, loaders: dict[str, Any], classes: l
     curves and the test confusion matrix, and build the :class:`RunResult`.
 
     Metrics: ``<split>_loss``/``<split>_accuracy`` for each split, ``steps``, ``epochs``,
-    ``stopped_early``, the training wall time (``train_time_s``) and the precision the steps
-    ran in (``precision``; with ``precision_probe`` when ``auto`` measured it).
+    ``stopped_early``, the training wall time (``train_time_s``), the precision the steps
+    ran in (``precision``; with ``precision_probe`` when ``auto`` measured it) and
+    ``restored_step``, the step of the weights the run ended with when it restored its best.
     """
     model = trainer.module
     metrics: dict[str, Any] = {}
@@ -52,12 +53,13 @@ def classifier_result(ctx, trainer: Trainer, loaders: dict[str, Any], classes: l
     metrics.update(steps=trainer.step, epochs=round(trainer.step / max(trainer.steps_per_epoch
                                                                       or 1, 1), 3),
                    stopped_early=trainer.stopped_early, train_time_s=round(trainer.elapsed_s, 2),
-                   precision=trainer.precision)
+                   precision=trainer.precision, restored_step=trainer.restored_step)
     if trainer.precision_probe:
         metrics["precision_probe"] = trainer.precision_probe
     ctx.log("drawing the learning curves and the confusion matrix")
     ctx.save_plot(plot_curves(trainer.history, final={k: v for k, v in metrics.items()
-                                                       if k.startswith("test_")}, title=title),
+                                                       if k.startswith("test_")}, title=title,
+                              restored=trainer.restored_step),
                   "curves")
     tables: dict[str, list[dict]] = {}
     if "test" in loaders:
