@@ -255,6 +255,11 @@ class PrintEvaluations(Callback):
         self.write = write
         self._last_time, self._last_samples = None, 0.0
 
+    def on_step_end(self, trainer: Trainer, loss: torch.Tensor) -> None:
+        if self._last_time is None:  # throughput counts from the first step of this session
+            self._last_time = time.perf_counter()
+            self._last_samples = trainer.samples_seen * trainer.dist.world_size
+
     def on_eval_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
         write = self.write or trainer.log
         total = trainer.total_steps
