@@ -178,6 +178,20 @@ if "predict" in COMMANDS:
         ("missing path", ["predict", "{tmp}/none"]),
         ("wrong path", ["predict", "{tmp}/empty-config"]),
         ("wrong path", ["predict", "{run}"]),
+        ("missing path", ["predict", "{tmp}/none", "x.png"]),
+        ("wrong path", ["predict", "{run}", "{tmp}/file"]),  # no checkpoint, not an image
+        ("wrong path", ["predict", "{tmp}/empty-config", "x.png"]),
+        ("bad option", ["predict", "{run}", "x.png", "--topk", "0"]),
+        ("wrong type", ["predict", "{run}", "x.png", "--topk", "many"]),
+        ("unknown experiment", ["predict", "no-such-experiment", "x.png"]),
+    ]
+if "reproduce" in COMMANDS:
+    STATIC_CASES += [
+        ("unknown name", ["reproduce", "CS231n", "--dry-run"]),
+        ("bad option", ["reproduce", "--seed", "-1", "--dry-run"]),
+        ("bad option", ["reproduce", "--out", "", "--dry-run"]),
+        ("bad option", ["reproduce", "--bogus"]),
+        ("wrong type", ["reproduce", "--seed", "x", "--dry-run"]),
     ]
 
 CASES = STATIC_CASES + FIELD_CASES
