@@ -14,7 +14,7 @@ def test_line_progress_prints_plain_lines_at_most_every_interval(monkeypatch):
     bar.close()
     lines = out.getvalue().splitlines()
     assert len(lines) == 2  # one after 11 s, one at close; nothing redraws
-    assert lines[0].startswith("train: 4/6 (67%) 11s elapsed")
+    assert lines[0].startswith("train: 4/6 (67%) 11s elapsed, ETA 6s")
     assert lines[1].startswith("train: 5/6 (83%)") and lines[1].endswith("loss=0.5123")
     assert "\r" not in out.getvalue()
 
@@ -24,3 +24,17 @@ def test_disabled_progress_is_silent():
     bar = LineProgress(range(3), stream=out, every_s=0, enabled=False)
     assert list(bar) == [0, 1, 2]
     assert out.getvalue() == ""
+
+
+def test_a_resumed_loop_counts_rate_and_eta_from_where_it_started(monkeypatch):
+    import io
+
+    from neuralab import progress as progress_module
+
+    clock = iter([0.0, 10.0])
+    monkeypatch.setattr(progress_module.time, "monotonic", lambda: next(clock))
+    out = io.StringIO()
+    bar = progress_module.LineProgress(total=100, desc="train", unit="step", every_s=5,
+                                       stream=out, initial=60)
+    bar.update(20)  # 20 steps in 10 s: 2 step/s, 20 to go
+    assert out.getvalue().strip() == "train: 80/100 (80%) 10s elapsed, ETA 10s, 2.0 step/s"

@@ -2,7 +2,8 @@
 
 CI logs and ``nohup`` files stay readable because nothing redraws there: when stderr is not a
 terminal, :class:`LineProgress` prints one line like
-``train: 1200/7820 (15%) 31s elapsed, 38.7 it/s, loss=1.02`` at most every ``every_s`` seconds.
+``train: 1200/7820 (15%) 31s elapsed, ETA 2m52s, 38.7 it/s, loss=1.02`` at most every
+``every_s`` seconds.
 ``NEURALAB_PROGRESS=bar|lines|off`` forces a style.
 """
 
@@ -20,13 +21,13 @@ class LineProgress:
 
     def __init__(self, iterable: Iterable | None = None, total: int | None = None, desc: str = "",
                  unit: str = "it", every_s: float = 10.0, stream: TextIO | None = None,
-                 enabled: bool = True):
+                 enabled: bool = True, initial: int = 0):
         self.iterable = iterable
         if total is None and iterable is not None and hasattr(iterable, "__len__"):
             total = len(iterable)
         self.total, self.desc, self.unit = total, desc, unit
         self.every_s, self.stream, self.enabled = every_s, stream or sys.stderr, enabled
-        self.n = 0
+        self.initial = self.n = initial  # a resumed loop starts where it stopped
         self.postfix: dict[str, Any] = {}
         self.start = self.last_print = time.monotonic()
 
@@ -63,14 +64,26 @@ class LineProgress:
         done = str(self.n)
         if self.total:
             done = f"{self.n}/{self.total} ({100 * self.n / self.total:.0f}%)"
-        rate = self.n / elapsed if elapsed > 0 else 0.0
+        rate = (self.n - self.initial) / elapsed if elapsed > 0 else 0.0
         extra = "".join(f", {k}={_fmt(v)}" for k, v in self.postfix.items())
         prefix = f"{self.desc}: " if self.desc else ""
-        return f"{prefix}{done} {elapsed:.0f}s elapsed, {rate:.1f} {self.unit}/s{extra}"
+        eta = ""
+        if self.total and rate > 0 and self.n < self.total:
+            eta = f", ETA {_duration((self.total - self.n) / rate)}"
+        return (f"{prefix}{done} {_duration(elapsed)} elapsed{eta}, {rate:.1f} "
+                f"{self.unit}/s{extra}")
 
     def _print(self, now: float) -> None:
         if self.enabled:
             print(self.line(now), file=self.stream, flush=True)
+
+
+def _duration(seconds: float) -> str:
+    """``"42s"``, ``"3m05s"``, ``"1h02m"``."""
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s" if m else f"{s}s"
 
 
 def _fmt(value: Any) -> str:
@@ -78,8 +91,10 @@ def _fmt(value: Any) -> str:
 
 
 def progress(iterable: Iterable | None = None, total: int | None = None, desc: str = "",
-             unit: str = "it", every_s: float | None = None, enabled: bool = True):
-    """Return a tqdm bar on a terminal, else a :class:`LineProgress` (same calls work on both)."""
+             unit: str = "it", every_s: float | None = None, enabled: bool = True,
+             initial: int = 0):
+    """Return a tqdm bar on a terminal, else a :class:`LineProgress` (same calls work on both);
+    ``initial``: the position a resumed loop starts from (the rate and ETA count from it)."""
     style = os.environ.get("NEURALAB_PROGRESS", "auto")
     if every_s is None:
         every_s = float(os.environ.get("NEURALAB_PROGRESS_EVERY", 10))
@@ -89,6 +104,7 @@ def progress(iterable: Iterable | None = None, total: int | None = None, desc: s
     if use_bar and enabled:
         from tqdm.auto import tqdm
 
-        return tqdm(iterable, total=total, desc=desc, unit=unit, dynamic_ncols=True, leave=False)
+        return tqdm(iterable, total=total, desc=desc, unit=unit, dynamic_ncols=True, leave=False,
+                    initial=initial)
     return LineProgress(iterable, total=total, desc=desc, unit=unit, every_s=every_s,
-                        enabled=enabled)
+                        enabled=enabled, initial=initial)

@@ -434,8 +434,8 @@ class Trainer:
             self.restore()
         s = self.settings
         self._bar = bar = progress(total=self.total_steps, desc="train", unit="step",
-                                   enabled=s.show_progress and self.dist.is_main)
-        bar.update(self.step)
+                                   enabled=s.show_progress and self.dist.is_main,
+                                   initial=self.step)
         try:
             self._loop(bar)
         finally:
