@@ -69,8 +69,8 @@ class LineProgress:
         prefix = f"{self.desc}: " if self.desc else ""
         eta = ""
         if self.total and rate > 0 and self.n < self.total:
-            eta = f", ETA {_duration((self.total - self.n) / rate)}"
-        return (f"{prefix}{done} {_duration(elapsed)} elapsed{eta}, {rate:.1f} "
+            eta = f", ETA {duration((self.total - self.n) / rate)}"
+        return (f"{prefix}{done} {duration(elapsed)} elapsed{eta}, {rate:.1f} "
                 f"{self.unit}/s{extra}")
 
     def _print(self, now: float) -> None:
@@ -78,7 +78,7 @@ class LineProgress:
             print(self.line(now), file=self.stream, flush=True)
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
     """``"42s"``, ``"3m05s"``, ``"1h02m"``."""
     seconds = int(round(seconds))
     h, rest = divmod(seconds, 3600)

@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from neuralab.progress import duration
+
 if TYPE_CHECKING:
     from neuralab.train.trainer import Trainer
 
@@ -228,13 +230,6 @@ class DivergenceGuard(Callback):
         self.start = state["start"]
 
 
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s" if m else f"{s}s"
-
-
 def _number(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4f}" if 1e-3 <= abs(value) < 1e4 else f"{value:.3g}"
@@ -289,7 +284,7 @@ class PrintEvaluations(Callback):
         elapsed = row["time_s"]
         done = row["step"] / total if total else 1.0
         eta = elapsed * (1 - done) / done if done > 0 else math.nan
-        parts.append(f"{_duration(elapsed)} elapsed" + (f", ETA {_duration(eta)}"
+        parts.append(f"{duration(elapsed)} elapsed" + (f", ETA {duration(eta)}"
                                                         if done < 1 and math.isfinite(eta)
                                                         else ""))
         write(" | ".join(parts))
