@@ -276,3 +276,104 @@ def test_tiny_fc_run_writes_a_flat_32px_classifier(tmp_path, one_thread):
     clf = load_classifier(run_dir)
     assert clf.spec.model == "char_fc" and clf.crop_spec.size == 32
     assert clf.crop_spec.inner == 24
+
+
+# --------------------------------------------------------------------------- ocr-model
+def test_ocr_model_is_registered_on_real_training_splits():
+    exp = get_experiment("ocr-model")
+    assert exp.topic == "handwriting" and "shipped" in exp.handout
+    assert exp.target.metric == "hw5_photo_cer" and not exp.target.higher_is_better
+    assert exp.target.threshold == 0.05
+    cfg = exp.make_config()
+    assert cfg.dataset == hw.OCR36 and cfg.input_size == 28 and cfg.val_size > 0
+    assert cfg.read_photos and not cfg.eval_train and cfg.calibrate_digits
+    assert cfg.thicken > 0 and cfg.rotate > 0 and cfg.train_subset is None
+    assert hw.crop_spec_for(hw.OCR36, 28) == EMNIST
+    assert hw._normalization(hw.OCR36, 28) == hw._normalization("chars36", 28)
+
+
+def _digit_image(top: int, left: int, h: int, w: int) -> np.ndarray:
+    im = np.zeros((28, 28), np.uint8)
+    im[top : top + h, left : left + w] = 255
+    return im
+
+
+def test_emnist_frame_scales_mnist_digits_to_the_emnist_box_and_centres_them():
+    images = np.stack([_digit_image(4, 9, 20, 6),  # a "1": tall and thin, off-centre
+                       _digit_image(5, 3, 14, 18),  # wide
+                       np.zeros((28, 28), np.uint8)])[..., None]  # blank stays blank
+    out = hw.emnist_frame(images)
+    assert out.shape == images.shape and out.dtype == np.uint8
+    assert not out[2].any()
+    for im in out[:2, ..., 0]:
+        ys, xs = np.nonzero(im > 0)
+        side = max(ys.max() - ys.min() + 1, xs.max() - xs.min() + 1)
+        assert hw.EMNIST_BOX <= side <= hw.EMNIST_BOX + 2
+        assert abs((ys.min() + ys.max()) / 2 - 13.5) <= 0.5
+        assert abs((xs.min() + xs.max()) / 2 - 13.5) <= 0.5
+    ys, xs = np.nonzero(out[0, ..., 0] > 127)
+    assert 24 <= ys.max() - ys.min() + 1 <= 25 and 6 <= xs.max() - xs.min() + 1 <= 9  # aspect
+
+
+def _fake(name: str, classes: list[str], n_per: int, seed: int) -> Dataset:
+    rng = np.random.default_rng(seed)
+    splits = {}
+    for part, k in (("train", n_per), ("test", n_per // 2)):
+        labels = np.repeat(np.arange(len(classes)), k)
+        images = np.zeros((len(labels), 28, 28, 1), np.uint8)
+        for i, lab in enumerate(labels):  # a box whose size says the class
+            images[i, 6 : 6 + 2 + lab % 15, 8:18, 0] = rng.integers(100, 255)
+        splits[part] = Split(images, labels)
+    return Dataset(name, splits, classes, DataSource(name, "", "idx", "sha256:x", True))
+
+
+def test_ocr36_splits_join_emnist_letters_and_mnist_in_chars36_order():
+    letters = _fake("emnist", [c + c.lower() for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"], 10, 0)
+    mnist = _fake("mnist", [str(d) for d in range(10)], 10, 1)
+    asked = []
+
+    class Ctx:
+        def load_data(self, name, **options):
+            asked.append((name, options))
+            return letters if name == "emnist" else mnist
+
+    splits, classes = hw.character_splits(Ctx(), hw.OCR36, val_size=36)
+    assert asked == [("emnist", {"split": "letters"}), ("mnist", {})]
+    assert classes == list(hw.OCR_ALPHABET)
+    assert set(splits) == {"train", "val", "test", "test_letters", "test_mnist"}
+    assert len(splits["train"]) + len(splits["val"]) == 360 and len(splits["val"]) == 36
+    assert (np.bincount(splits["val"].labels, minlength=36) == 1).all()  # stratified
+    assert set(splits["test_letters"].labels) == set(range(10, 36))
+    assert set(splits["test_mnist"].labels) == set(range(10))
+    assert len(splits["test"]) == len(splits["test_letters"]) + len(splits["test_mnist"]) == 180
+    # the letters' images are kept as they are; the digits are re-framed like EMNIST
+    a = letters.splits["test"]
+    np.testing.assert_array_equal(splits["test_letters"].images, a.images)
+    np.testing.assert_array_equal(splits["test_letters"].labels, a.labels + 10)
+    np.testing.assert_array_equal(splits["test_mnist"].images,
+                                  hw.emnist_frame(mnist.splits["test"].images))
+
+
+def test_tiny_ocr_model_run_measures_both_test_sets(tmp_path, one_thread):
+    """Seconds of training on 1,800 images of EMNIST Letters + MNIST: the run measures the
+    two test splits apart (36-way and type-restricted), records both data sources with
+    their checksums and leaves a classifier in EMNIST's crop frame."""
+    root = data_dir()
+    if not (root / "emnist" / "gzip" / "emnist-letters-train-labels-idx1-ubyte.gz").is_file():
+        pytest.skip("no EMNIST Letters files")
+    exp = get_experiment("ocr-model")
+    cfg = dataclasses.replace(exp.make_config(), train_subset=1800, test_subset=720, epochs=2,
+                              widths=(8, 16, 16), batch_size=64, val_size=360,
+                              read_photos=False, calibrate_digits=False)
+    run_dir, doc = run_experiment(exp, cfg, device="cpu", data_dir=root, out_root=tmp_path)
+    m = doc["metrics"]
+    for key in ("test_letters", "test_mnist"):
+        assert 0.0 <= m[f"{key}_accuracy"] <= m[f"{key}_accuracy_typed"] <= 1.0
+    assert m["test_accuracy"] > 0.1 and "train_accuracy" not in m  # eval_train off
+    both = sorted((m["test_letters_accuracy"], m["test_mnist_accuracy"]))
+    assert both[0] <= m["test_accuracy"] <= both[1]  # "test" is the two subsets together
+    sources = {d["name"]: d for d in doc["data"]}
+    assert "letters" in sources["emnist"]["format"] and sources["mnist"]["verified"]
+    assert all(d["checksum"].startswith("sha256:") for d in sources.values())
+    clf = load_classifier(run_dir)
+    assert clf.crop_spec == EMNIST and clf.classes == list(hw.OCR_ALPHABET)

@@ -1,6 +1,7 @@
-"""``neuralab ocr``: finding a trained classifier, the CLI path with a stand-in classifier in
-the checkpoint format, the word-level letter/digit prior, one-line errors, and (when a
-trained ``emnist-cnn`` run exists) the character error rate on the hw5 photos."""
+"""``neuralab ocr --model RUN``: finding a trained classifier, the CLI path with a stand-in
+classifier in the checkpoint format, the NumPy engine against PyTorch, the word-level
+letter/digit prior, one-line errors, and (when a trained ``emnist-cnn`` run exists) the
+character error rate on the hw5 photos. The shipped model: test_ocr_shipped.py."""
 
 import json
 import os
@@ -58,7 +59,8 @@ def test_cli_reads_a_page_and_writes_boxes(tmp_path, page_png, capsys):
     runs = tmp_path / "runs"
     stand_in_run(runs / "emnist-cnn" / "20260101-000000")
     boxes = tmp_path / "out" / "boxes.png"
-    assert main(["ocr", str(page_png), "--runs", str(runs), "--boxes", str(boxes)]) == 0
+    assert main(["ocr", str(page_png), "--model", "emnist-cnn", "--runs", str(runs), "--boxes",
+                 str(boxes)]) == 0
     lines = capsys.readouterr().out.rstrip("\n").split("\n")
     # the stand-in's labels are arbitrary, but the layout is the page's: 3 lines, its words
     assert [[len(w) for w in line.split(" ")] for line in lines] == [[2, 2], [3, 2], [3]]
@@ -72,7 +74,7 @@ def test_a_blank_page_says_no_characters_were_found(tmp_path, capsys):
     stand_in_run(runs / "emnist-cnn" / "20260101-000000")
     blank = tmp_path / "blank.png"
     Image.fromarray(np.full((300, 400, 3), 255, np.uint8)).save(blank)
-    assert main(["ocr", str(blank), "--runs", str(runs)]) == 0
+    assert main(["ocr", str(blank), "--model", "emnist-cnn", "--runs", str(runs)]) == 0
     out, err = capsys.readouterr()
     assert out == "" and err == f"neuralab ocr: no characters found in {blank}\n"
 
@@ -102,7 +104,9 @@ def test_find_classifier_by_name_folder_and_file(tmp_path):
 
 def test_classifier_normalises_and_adds_the_logit_bias(tmp_path):
     bias = list(np.linspace(-1, 1, 36))
-    clf = load_classifier(stand_in_run(tmp_path / "run", bias=bias))
+    run = stand_in_run(tmp_path / "run", bias=bias)
+    clf = load_classifier(run, engine="torch")
+    assert clf.engine == "torch"
     crops = np.random.default_rng(0).random((5, 28, 28), dtype=np.float32)
     with torch.no_grad():
         expect = clf.model((torch.from_numpy(crops)[:, None] - 0.17) / 0.33).numpy() + bias
@@ -111,6 +115,34 @@ def test_classifier_normalises_and_adds_the_logit_bias(tmp_path):
     np.testing.assert_allclose(clf.predict_proba(crops).sum(1), 1.0, rtol=1e-6)
     with pytest.raises(NeuralabError, match=r"crops \[N, 28, 28\]"):
         clf(np.zeros((2, 32, 32), np.float32))
+    fast = load_classifier(run)  # the default engine on the CPU: NumPy, same numbers
+    assert fast.engine == "numpy"
+    np.testing.assert_allclose(fast.logits(crops), expect, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("widths", [(4, 8, 8), (32, 64, 128)])
+def test_numpy_engine_matches_torch_on_a_trained_looking_net(tmp_path, widths):
+    """BatchNorm statistics far from (0, 1), odd widths and a batch above the engine's
+    chunk of 64: the NumPy CharCNN gives torch's logits."""
+    torch.manual_seed(1)
+    kwargs = {"in_channels": 1, "n_classes": 36, "widths": list(widths), "dropout": 0.3}
+    model = build_model("char_cnn", **kwargs)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.2, 3.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    (tmp_path / "checkpoint").mkdir()
+    save_weights(model, tmp_path / "checkpoint" / "model.safetensors")
+    write_spec(tmp_path, ClassifierSpec(model="char_cnn", kwargs=kwargs, classes=list(ALPHABET),
+                                        input_size=28, mean=0.17, std=0.33))
+    crops = np.random.default_rng(2).random((70, 28, 28), dtype=np.float32)
+    a, b = load_classifier(tmp_path, engine="numpy"), load_classifier(tmp_path, engine="torch")
+    za, zb = a.logits(crops), b.logits(crops)
+    assert za.shape == (70, 36) and np.abs(zb).max() > 0.1
+    np.testing.assert_allclose(za, zb, rtol=1e-4, atol=1e-4 * np.abs(zb).max())
+    assert a(crops) == b(crops)
 
 
 def test_decode_words_prefers_one_character_type_per_word():
@@ -148,10 +180,11 @@ def test_non_image_exits_2_with_one_line(tmp_path, capsys):
 
 
 def test_missing_model_exits_2_and_says_what_to_run(tmp_path, page_png, capsys):
-    assert main(["ocr", str(page_png), "--runs", str(tmp_path / "empty")]) == 2
+    empty = str(tmp_path / "empty")
+    assert main(["ocr", str(page_png), "--model", "emnist-cnn", "--runs", empty]) == 2
     _one_line_error(capsys, "no trained classifier 'emnist-cnn'", "neuralab run emnist-cnn")
     assert main(["ocr", str(page_png), "--model", "chars-cnn", "--runs", str(tmp_path)]) == 2
-    _one_line_error(capsys, "`neuralab run chars-cnn` first", "emnist-cnn")
+    _one_line_error(capsys, "`neuralab run chars-cnn` first", "shipped model")
     assert main(["ocr", str(page_png), "--model", str(tmp_path / "nope" / "x.json")]) == 2
     _one_line_error(capsys, "classifier not found")
     run = stand_in_run(tmp_path / "gone")

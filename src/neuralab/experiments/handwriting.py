@@ -10,6 +10,15 @@
 * ``emnist-cnn`` (Q7.1.4): the classifier ``neuralab ocr`` uses. chars36's training split
   (EMNIST ByClass 0-9 + A-Z) at EMNIST's own 28x28 frame (the centre of the 32x32 images),
   augmented for photos: stroke thickness, rotation, shift, scale.
+* ``ocr-model``: the classifier shipped inside the package (``neuralab/ocr/model/``), what
+  ``neuralab ocr`` uses when no ``--model`` is given. The same CNN and augmentation trained on
+  *real training splits*: EMNIST Letters train (A-Z, upper and lower case merged) + MNIST
+  train (0-9, re-framed like EMNIST: :func:`emnist_frame`), 36 classes in chars36's order;
+  evaluated on EMNIST Letters test, MNIST test and the hw5 photos. After training, one
+  offset for the ten digit logits is fitted (:func:`calibrate_digit_bias`) on EMNIST ByClass
+  test digits and capitals with every image shared with EMNIST Letters (about 14% of them)
+  removed: case-merged letters and MNIST's style otherwise make handwritten 1, 2, 6, 9, 0
+  read as L, Z, G, Q, O.
 
 Every run writes ``classifier.json`` beside its checkpoint (:mod:`neuralab.ocr.classifier`):
 ``neuralab ocr --model <experiment or run folder>`` loads any of them.
@@ -55,6 +64,14 @@ HW5_SHA256 = {
 }
 # look-alikes EMNIST itself cannot tell apart (its writers' O and 0, I and 1 share shapes)
 LOOKALIKES = (("O", "0"), ("I", "1"))
+# ocr36: EMNIST Letters (labels 0-25 = A-Z) + MNIST (0-9), 36 classes in chars36's order
+OCR36 = "ocr36"
+DATASETS = ("mnist", "chars36", OCR36)
+# EMNIST's frame: a 24-px character centred by its box in 28x28. Measured on 3,000 images:
+# the longer side of the box of pixels > 0 has median 26 px in EMNIST Letters train (22 px at
+# > 127), 20 px in MNIST train. MNIST digits scaled so that box becomes 24 px come out 26 px
+# (> 0) and 24 px (> 127) after bilinear resampling, mean pixel 48 against EMNIST's 44.
+EMNIST_BOX = 24
 
 
 # ----------------------------------------------------------------------------- transforms
@@ -151,15 +168,97 @@ def char_transform(mean: float, std: float, *, crop: int = 0, augment: Augment |
 
 
 # ----------------------------------------------------------------------------- data
+def emnist_frame(images: np.ndarray, box: int = EMNIST_BOX, batch: int = 10000) -> np.ndarray:
+    """MNIST-style digits re-framed like EMNIST: uint8 ``[N, 28, 28, 1]`` -> the same shape.
+
+    Each image is scaled (bilinear) so that the longer side of its ink box (pixels > 0) is
+    ``box`` px and moved so that the box's centre is the image's centre: MNIST fits a
+    20-px box and centres the centre of mass, EMNIST a 24-px character centred by its box
+    (see :data:`EMNIST_BOX`). Blank images are returned unchanged.
+    """
+    x = np.asarray(images)
+    out = np.empty_like(x)
+    n, h, w = x.shape[:3]
+    for i in range(0, n, batch):
+        chunk = torch.from_numpy(x[i : i + batch, ..., 0].astype(np.float32))  # [B, H, W]
+        ink = chunk > 0
+        rows, cols = ink.any(2), ink.any(1)  # [B, H], [B, W]
+        blank = ~rows.any(1)
+        ar_h, ar_w = torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32)
+        y1 = torch.where(rows, ar_h, float(h)).amin(1)
+        y2 = torch.where(rows, ar_h, -1.0).amax(1)
+        x1 = torch.where(cols, ar_w, float(w)).amin(1)
+        x2 = torch.where(cols, ar_w, -1.0).amax(1)
+        side = torch.maximum(y2 - y1 + 1, x2 - x1 + 1).clamp(min=1)
+        scale = torch.where(blank, 1.0, box / side)  # output px per input px
+        cy = torch.where(blank, (h - 1) / 2, (y1 + y2) / 2)
+        cx = torch.where(blank, (w - 1) / 2, (x1 + x2) / 2)
+        # affine_grid maps output -> input in [-1, 1] coordinates (align_corners=False)
+        ty, tx = (2 * cy + 1) / h - 1, (2 * cx + 1) / w - 1
+        zero = torch.zeros_like(scale)
+        theta = torch.stack([torch.stack([1 / scale, zero, tx], 1),
+                             torch.stack([zero, 1 / scale, ty], 1)], 1)
+        grid = F.affine_grid(theta, [len(chunk), 1, h, w], align_corners=False)
+        moved = F.grid_sample(chunk[:, None], grid, mode="bilinear", padding_mode="zeros",
+                              align_corners=False)[:, 0]
+        out[i : i + batch, ..., 0] = moved.round().clamp(0, 255).to(torch.uint8).numpy()
+    return out
+
+
+def ocr36_splits(ctx, val_size: int = 0, train_subset: int | None = None,
+                 test_subset: int | None = None):
+    """``({train, val?, test, test_letters, test_mnist}, classes)`` for ``ocr36``.
+
+    EMNIST Letters (``data.load("emnist", split="letters")``: upright, labels 0-25 = A-Z with
+    upper and lower case merged) become classes 10-35; MNIST (re-framed by
+    :func:`emnist_frame`) classes 0-9. ``train`` = both training splits; ``val_size`` images
+    are held out of it (stratified, seed 0); ``test`` = both test splits, also kept apart as
+    ``test_letters`` and ``test_mnist``.
+    """
+    from neuralab.data.dataset import Split
+    from neuralab.data.splits import hold_out, stratified_subset
+
+    letters = ctx.load_data("emnist", split="letters")
+    mnist = ctx.load_data("mnist")
+    digits = len(mnist.classes)
+    classes = list(OCR_ALPHABET)
+    if [c[0].upper() for c in letters.classes] != classes[digits:]:
+        from neuralab.errors import NeuralabError
+
+        raise NeuralabError(f"EMNIST letters classes {letters.classes} are not A-Z")
+
+    def part(name: str) -> tuple[Split, Split]:
+        a, b = letters.splits[name], mnist.splits[name]
+        return Split(a.images, a.labels + digits), Split(emnist_frame(b.images), b.labels)
+
+    def both(a: Split, b: Split) -> Split:
+        return Split(np.concatenate([b.images, a.images]), np.concatenate([b.labels, a.labels]))
+
+    train = both(*part("train"))
+    out = {}
+    if val_size > 0:
+        train, out["val"] = hold_out(train, val_size)
+        out["val"] = stratified_subset(out["val"], test_subset, setting="test_subset")
+    out = {"train": stratified_subset(train, train_subset), **out}
+    test_letters, test_mnist = (stratified_subset(s, test_subset, setting="test_subset")
+                                for s in part("test"))
+    out.update(test=both(test_letters, test_mnist), test_letters=test_letters,
+               test_mnist=test_mnist)
+    return out, classes
+
+
 def character_splits(ctx, dataset: str, val_size: int = 0, train_subset: int | None = None,
                      test_subset: int | None = None):
-    """``({train, val?, test}, classes)`` of ``dataset`` (mnist or chars36).
+    """``({train, val?, test}, classes)`` of ``dataset`` (mnist, chars36 or ocr36).
 
     MNIST has no validation split: ``val_size`` > 0 holds out that many training images
-    (stratified, seed 0). ``*_subset`` take stratified subsets (smoke tests).
+    (stratified, seed 0). ``*_subset`` take stratified subsets (smoke tests). ocr36: see
+    :func:`ocr36_splits`.
     """
     from neuralab.data.splits import hold_out, stratified_subset
 
+    if dataset == OCR36:
+        return ocr36_splits(ctx, val_size, train_subset, test_subset)
     data = ctx.load_data(dataset)
     splits = dict(data.splits)
     if "val" not in splits and val_size > 0:
@@ -181,7 +280,7 @@ def _class_prior(labels: np.ndarray, n_classes: int) -> np.ndarray:
 class CharCNNConfig:
     """A CharCNN on MNIST or chars36, one-cycle SGD (Nesterov), optional augmentation."""
 
-    dataset: str = "chars36"  # mnist | chars36
+    dataset: str = "chars36"  # mnist | chars36 | ocr36 (EMNIST Letters + MNIST)
     input_size: int = 28  # chars36: 28 = EMNIST's frame (centre of the 32x32), 32 = as stored
     widths: tuple[int, ...] = (32, 64, 128)  # channels of the 3 conv stages (exactly 3)
     dropout: float = 0.2  # before the linear head
@@ -196,16 +295,20 @@ class CharCNNConfig:
     scale: float = 0.0  # random size factor 1 + U(-scale, scale)
     thicken: float = 0.0  # half the images: blend with 3x3 dilation, weight U(0, thicken)
     thin: float = 0.0  # the other half: blend with 3x3 erosion, weight U(0, thin)
-    val_size: int = 0  # MNIST only: training images held out for validation
+    val_size: int = 0  # MNIST, ocr36: training images held out for validation
     train_subset: int | None = None  # about N training images, stratified (smoke tests)
     test_subset: int | None = None  # about N test (and N validation) images, stratified
     balance_tau: float = 0.0  # OCR: logit bias -tau * log(train prior) in classifier.json
     read_photos: bool = False  # read the hw5 photos with the trained classifier (CER)
+    eval_train: bool = True  # final loss/accuracy on the whole training split too
+    calibrate_digits: bool = False  # ocr36: fit the digits' logit offset (calibrate_digit_bias)
     channels_last: bool = True  # NHWC memory layout
 
 
 def _normalization(dataset: str, size: int) -> tuple[float, float]:
-    if dataset == "mnist":
+    if dataset == OCR36:  # EMNIST's frame and statistics (MNIST is re-framed to it)
+        (m,), (s,) = NORMALIZATION["emnist"]
+    elif dataset == "mnist":
         (m,), (s,) = NORMALIZATION["mnist"]
     else:
         (m,), (s,) = NORMALIZATION["emnist" if size == 28 else "chars36"]
@@ -215,7 +318,7 @@ def _normalization(dataset: str, size: int) -> tuple[float, float]:
 def crop_spec_for(dataset: str, size: int) -> CropSpec:
     """How photo crops must look for a model trained on ``dataset`` at ``size`` px.
 
-    EMNIST/chars36 at 28 px: the default :data:`~neuralab.ocr.crops.EMNIST` spec (24-px
+    EMNIST/chars36/ocr36 at 28 px: the default :data:`~neuralab.ocr.crops.EMNIST` spec (24-px
     character, 2-px margin). chars36 at 32 px: the same character with chars36's 2 extra px
     of padding (margin 4). MNIST: a 20-px character in 28 px centred by mass.
     """
@@ -235,10 +338,12 @@ def train_char_cnn(cfg: CharCNNConfig, ctx, title: str, notes: str = "") -> RunR
     from neuralab.errors import NeuralabError
     from neuralab.models import build_model
 
-    if cfg.dataset not in ("mnist", "chars36"):
-        raise NeuralabError(f"dataset must be mnist or chars36, got {cfg.dataset!r}")
-    if cfg.dataset == "mnist" and cfg.input_size != 28 or cfg.input_size not in (28, 32):
-        raise NeuralabError(f"input_size {cfg.input_size}: MNIST is 28, chars36 28 or 32")
+    if cfg.dataset not in DATASETS:
+        raise NeuralabError(f"dataset must be one of {', '.join(DATASETS)}, got "
+                            f"{cfg.dataset!r}")
+    if cfg.dataset != "chars36" and cfg.input_size != 28 or cfg.input_size not in (28, 32):
+        raise NeuralabError(f"input_size {cfg.input_size}: MNIST and ocr36 are 28, chars36 28 "
+                            "or 32")
     torch.manual_seed(ctx.seed)
     splits, classes = character_splits(ctx, cfg.dataset, cfg.val_size, cfg.train_subset,
                                        cfg.test_subset)
@@ -249,7 +354,8 @@ def train_char_cnn(cfg: CharCNNConfig, ctx, title: str, notes: str = "") -> RunR
     eval_tf = char_transform(mean, std, crop=crop, channels_last=cfg.channels_last)
     train_tf = char_transform(mean, std, crop=crop, augment=aug, channels_last=cfg.channels_last)
     loaders = {name: split_loader(s, 1000, train=False, seed=ctx.seed, device=ctx.device,
-                                  transform=eval_tf) for name, s in splits.items()}
+                                  transform=eval_tf) for name, s in splits.items()
+               if name != "train" or cfg.eval_train}
     train_loader = split_loader(splits["train"], cfg.batch_size, train=True, seed=ctx.seed,
                                 device=ctx.device, transform=train_tf)
     kwargs = {"in_channels": 1, "n_classes": len(classes), "widths": list(cfg.widths),
@@ -284,8 +390,15 @@ def train_char_cnn(cfg: CharCNNConfig, ctx, title: str, notes: str = "") -> RunR
             crop=_crop_fields(crop_spec_for(cfg.dataset, cfg.input_size)), logit_bias=bias,
             experiment=ctx.name, notes=f"{title}; trained on {cfg.dataset} at "
                                        f"{cfg.input_size}x{cfg.input_size}, white on black"))
-    if cfg.dataset == "chars36":
+    if cfg.dataset in ("chars36", OCR36):
         _lookalike_accuracy(result, trainer, loaders["test"], classes)
+    if cfg.dataset == OCR36:
+        for name in ("test_letters", "test_mnist"):
+            _typed_accuracy(result, trainer, loaders[name], classes, name)
+    if cfg.calibrate_digits and cfg.dataset == OCR36 and ctx.is_main:
+        cal = calibrate_digit_bias(ctx.out_dir, ctx.data_dir)
+        result.metrics["digit_bias"] = cal["digit_bias"]
+        result.metrics.update({f"calibrated_{k}": v for k, v in cal["after"].items()})
     if cfg.read_photos and ctx.is_main:
         photo_metrics, rows = read_hw5_photos(ctx, ctx.out_dir)
         result.metrics.update(photo_metrics)
@@ -306,6 +419,24 @@ def _lookalike_accuracy(result: RunResult, trainer: Trainer, loader, classes: li
             group[classes.index(a)] = classes.index(b)
     result.metrics["test_accuracy_lookalikes_merged"] = round(
         float((group[pred] == group[true]).mean()), 4)
+
+
+def _typed_accuracy(result: RunResult, trainer: Trainer, loader, classes: list[str],
+                    name: str) -> None:
+    """``<name>_accuracy_typed``: accuracy when the answer is restricted to the true class's
+    type (letters for a letter, digits for a digit), what the OCR's word prior can reach."""
+    model, device = trainer.module, trainer.device
+    digit = np.array([c.isdigit() for c in classes])
+    hits, total = 0, 0
+    model.eval()
+    with torch.no_grad():
+        for xb, yb in loader:
+            logits = model(xb.to(device)).float().cpu().numpy()
+            y = yb.cpu().numpy()
+            same = digit[None, :] == digit[y][:, None]  # [B, C] classes of the true type
+            pred = np.where(same, logits, -np.inf).argmax(1)
+            hits, total = hits + int((pred == y).sum()), total + len(y)
+    result.metrics[f"{name}_accuracy_typed"] = round(hits / max(total, 1), 4)
 
 
 def read_hw5_photos(ctx, run_dir) -> tuple[dict, list[dict]]:
@@ -352,10 +483,131 @@ def read_hw5_photos(ctx, run_dir) -> tuple[dict, list[dict]]:
     return metrics, rows
 
 
+# ----------------------------------------------------------------------------- calibration
+DIGIT_BIASES = tuple(np.round(np.arange(0.0, 4.01, 0.25), 2))  # nats tried for the digits
+CALIBRATION_FILE = "calibration.json"
+
+
+def _image_keys(images: np.ndarray) -> set[bytes]:
+    """The exact bytes of each ``[N, 28, 28, 1]`` image (to find the same image in another
+    split)."""
+    flat = np.ascontiguousarray(images).reshape(len(images), -1)
+    return {row.tobytes() for row in flat}
+
+
+def calibrate_digit_bias(run_dir, data_dir=None, per_class: int = 600,
+                         biases: tuple[float, ...] = DIGIT_BIASES) -> dict:
+    """Fit the digits' logit offset of an ``ocr36`` classifier to uppercase handwriting.
+
+    EMNIST Letters merges upper and lower case, so shapes like l, g, q, b, o, s, z are
+    letters in training and pull handwritten 1, 9, 6, 0, 5, 2 towards L, G, Q, B, O, S, Z;
+    the OCR reads uppercase and digits only. The offset added to the ten digit logits is
+    chosen to maximise the balanced 36-way accuracy on real uppercase letters and digits the
+    model never saw: ``per_class`` images of each class of the EMNIST ByClass test split
+    (digits + A-Z, seed 0) after removing every image that also occurs, byte for byte, in
+    EMNIST Letters (train or test; about 14% of ByClass letters do). The hw5 photos play no
+    part in the choice. Writes the offset into ``run_dir/classifier.json`` (``logit_bias``)
+    and the evidence into ``run_dir/calibration.json``; returns that document.
+    """
+    from pathlib import Path
+
+    from neuralab import data
+    from neuralab.io import read_json, write_json
+    from neuralab.ocr.classifier import SPEC_FILE, ClassifierSpec, load_classifier
+
+    run_dir = Path(run_dir)
+    clf = load_classifier(run_dir)
+    if clf.classes != list(OCR_ALPHABET):
+        from neuralab.errors import NeuralabError
+
+        raise NeuralabError(f"{run_dir}: calibration needs the 36 classes 0-9 A-Z")
+    letters = data.load("emnist", split="letters", data_dir=data_dir)
+    seen = set().union(*(_image_keys(s.images) for s in letters.splits.values()))
+    byclass = data.load("emnist", split="byclass", data_dir=data_dir)["test"]
+    keep = byclass.labels < len(OCR_ALPHABET)
+    images, labels = byclass.images[keep], byclass.labels[keep]
+    fresh = np.array([row.tobytes() not in seen
+                      for row in np.ascontiguousarray(images).reshape(len(images), -1)])
+    rng = np.random.default_rng(0)
+    pick = np.concatenate([rng.permutation(np.nonzero(fresh & (labels == c))[0])[:per_class]
+                           for c in range(len(OCR_ALPHABET))])
+    crops = images[pick, ..., 0].astype(np.float32) / 255
+    spec = ClassifierSpec.from_dict(read_json(run_dir / SPEC_FILE))
+    base = np.asarray(spec.logit_bias or np.zeros(len(OCR_ALPHABET)), dtype=np.float32)
+    z = clf.logits(crops) - base  # without any earlier offset
+    y = labels[pick]
+    digit = np.arange(len(OCR_ALPHABET)) < 10
+    rows = []
+    for b in biases:
+        pred = (z + b * digit).argmax(1)
+        per = [float((pred[y == c] == c).mean()) for c in range(len(OCR_ALPHABET))]
+        rows.append({"digit_bias": float(b), "balanced_accuracy": round(float(np.mean(per)), 4),
+                     "digits": round(float(np.mean(per[:10])), 4),
+                     "letters": round(float(np.mean(per[10:])), 4)})
+    best = max(rows, key=lambda r: (r["balanced_accuracy"], -r["digit_bias"]))
+    spec.logit_bias = [round(best["digit_bias"], 4) if d else 0.0 for d in digit]
+    write_json(run_dir / SPEC_FILE, spec.to_dict())
+    doc = {"digit_bias": best["digit_bias"], "criterion": "balanced 36-way accuracy",
+           "held_out": {"split": "EMNIST ByClass test, digits + A-Z", "per_class": per_class,
+                        "images": int(len(pick)), "seed": 0,
+                        "excluded_overlap_with_letters": int((~fresh).sum()),
+                        "of": int(len(fresh)), "checksum": byclass_checksum(data_dir)},
+           "grid": rows, "command": f"python -m neuralab.experiments.handwriting calibrate "
+                                    f"{run_dir}"}
+    doc["after"] = _calibrated_metrics(run_dir, data_dir)
+    write_json(run_dir / CALIBRATION_FILE, doc)
+    return doc
+
+
+def _calibrated_metrics(run_dir, data_dir=None) -> dict:
+    """Test accuracies (EMNIST Letters test, MNIST test; 36-way and type-restricted) and
+    the hw5 photo CERs of the classifier in ``run_dir`` as it is now (offset included)."""
+    from neuralab import data
+    from neuralab.ocr.classifier import load_classifier
+
+    clf = load_classifier(run_dir)
+    digit = np.array([c.isdigit() for c in clf.classes])
+    out: dict = {}
+    letters = data.load("emnist", split="letters", data_dir=data_dir)["test"]
+    mnist = data.load("mnist", data_dir=data_dir)["test"]
+    for key, images, labels in (("test_letters", letters.images, letters.labels + 10),
+                                ("test_mnist", emnist_frame(mnist.images), mnist.labels)):
+        z = clf.logits(images[..., 0].astype(np.float32) / 255)
+        same = digit[None, :] == digit[labels][:, None]
+        out[f"{key}_accuracy"] = round(float((z.argmax(1) == labels).mean()), 4)
+        out[f"{key}_accuracy_typed"] = round(
+            float((np.where(same, z, -np.inf).argmax(1) == labels).mean()), 4)
+
+    class _Ctx:  # what read_hw5_photos needs of a run context
+        def __init__(self):
+            self.data_dir, self.sources = data_dir, []
+
+        def record_data(self, source):
+            self.sources.append(source)
+
+        def log(self, message):
+            print(f"[calibrate] {message}")
+
+    photos, _ = read_hw5_photos(_Ctx(), run_dir)
+    out.update(photos)
+    return out
+
+
+def byclass_checksum(data_dir=None) -> str:
+    from neuralab import data
+
+    return data.load("emnist", split="byclass", data_dir=data_dir).source.checksum
+
+
 def _cnn_notes(cfg: CharCNNConfig, splits, extra: str = "") -> str:
     sizes = ", ".join(f"{k} {len(v.labels):,}" for k, v in splits.items())
     if cfg.dataset == "mnist":
         data = f"MNIST (official idx files; {sizes})"
+    elif cfg.dataset == OCR36:
+        data = (f"ocr36 = EMNIST Letters train (A-Z, upper and lower case merged) + MNIST train "
+                f"(0-9, re-framed like EMNIST: ink box scaled to {EMNIST_BOX} px, centred "
+                f"by its box), 36 classes 0-9 A-Z; tests: EMNIST Letters test + MNIST test "
+                f"({sizes}); 28x28, white on black")
     else:
         frame = ("the 28x28 EMNIST frame (centre of the 32x32 images)" if cfg.input_size == 28
                  else "the stored 32x32 images")
@@ -413,6 +665,15 @@ _register_cnn(
     "CharCNN on EMNIST 0-9 A-Z (28x28, photo augmentation) for neuralab ocr",
     dataset="chars36", input_size=28, epochs=6, shift=2.0, rotate=10.0, scale=0.12,
     thicken=0.6, thin=0.4, read_photos=True)
+_register_cnn(
+    "ocr-model", f"{HANDOUT} Q7.1.4: the classifier shipped with neuralab ocr",
+    Target("hw5_photo_cer", 0.05, "issue 18: OCR out of the box; character error rate <= 5% "
+           "on the hw5 photos 01_list.jpg + 02_letters.jpg with a model trained on real "
+           "training splits (EMNIST Letters train + MNIST train)", higher_is_better=False),
+    "CharCNN on EMNIST Letters + MNIST (36 classes, photo augmentation), shipped for neuralab "
+    "ocr", dataset=OCR36, input_size=28, epochs=3, val_size=3000, shift=2.0, rotate=10.0,
+    scale=0.12, thicken=0.6, thin=0.4, read_photos=True, eval_train=False,
+    calibrate_digits=True)
 
 
 # ----------------------------------------------------------------------------- FC (Q7.1.1)
@@ -520,3 +781,23 @@ def _compare_with_numpy(result: RunResult) -> None:
     result.notes += (f" NumPy chars-fc-scratch (results/chars-fc-scratch.json, "
                      f"{ref.get('date', '?')[:10]}): test accuracy {float(value):.4f}; this run "
                      f"{result.metrics['test_accuracy']:.4f} ({100 * gap:+.2f} points).")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m neuralab.experiments.handwriting calibrate RUN_DIR [--data-dir DIR]``."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(prog="python -m neuralab.experiments.handwriting")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("calibrate", help="fit the digits' logit offset of an ocr36 run")
+    p.add_argument("run_dir")
+    p.add_argument("--data-dir", default=None)
+    args = parser.parse_args(argv)
+    doc = calibrate_digit_bias(args.run_dir, args.data_dir)
+    print(json.dumps({k: doc[k] for k in ("digit_bias", "held_out")}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

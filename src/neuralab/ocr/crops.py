@@ -21,11 +21,11 @@ boxes into ``[N, size, size]`` floats:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from scipy import ndimage as ndi
-from skimage.morphology import disk, skeletonize
 
 from neuralab.errors import NeuralabError
 
@@ -120,6 +120,61 @@ def character_mask(ink: np.ndarray, box: np.ndarray) -> np.ndarray:
     if not mask.any():  # nothing lies wholly inside: fall back to all the ink in the box
         mask = window[y1 - Y1 : y2 - Y1, x1 - X1 : x2 - X1].copy()
     return mask
+
+
+def _load_skeletonize():
+    """scikit-image's 2-D skeletonize (Zhang-Suen, ``skeletonize(mask, method="zhang")``).
+
+    Importing ``skimage.morphology`` pulls in scipy.spatial and scipy.linalg (0.15 s on an
+    idle 2-core CPU, 0.4 s on a busy one) for one function: its compiled kernel
+    ``_fast_skeletonize`` is loaded from its file alone when it is there (checked against
+    ``skimage.morphology.skeletonize`` by the tests), else the public function is used.
+    """
+    try:
+        import importlib.machinery
+        import importlib.util
+        import sys
+
+        import skimage
+
+        name = "skimage.morphology._skeletonize_various_cy"
+        module = sys.modules.get(name)
+        if module is None:
+            folder = Path(skimage.__file__).parent / "morphology"
+            path = next(folder / f"_skeletonize_various_cy{suffix}"
+                        for suffix in importlib.machinery.EXTENSION_SUFFIXES
+                        if (folder / f"_skeletonize_various_cy{suffix}").is_file())
+            loader = importlib.machinery.ExtensionFileLoader(name, str(path))
+            spec = importlib.util.spec_from_file_location(name, str(path), loader=loader)
+            module = importlib.util.module_from_spec(spec)
+            loader.exec_module(module)
+        kernel = module._fast_skeletonize
+
+        def skeletonize(mask: np.ndarray) -> np.ndarray:
+            return np.asarray(kernel(np.ascontiguousarray(mask, dtype=bool))).astype(bool)
+
+        return skeletonize
+    except Exception:  # another scikit-image layout: the public (slower to import) function
+        from skimage.morphology import skeletonize
+
+        return skeletonize
+
+
+_SKELETONIZE = None
+
+
+def skeletonize(mask: np.ndarray) -> np.ndarray:
+    """bool skeleton of a 2-D binary ``mask`` (scikit-image's Zhang-Suen thinning)."""
+    global _SKELETONIZE
+    if _SKELETONIZE is None:
+        _SKELETONIZE = _load_skeletonize()
+    return _SKELETONIZE(mask)
+
+
+def disk(radius: int) -> np.ndarray:
+    """uint8 disk of ``radius``: ``x^2 + y^2 <= radius^2`` (``skimage.morphology.disk``)."""
+    r = np.arange(-radius, radius + 1)
+    return ((r[None, :] ** 2 + r[:, None] ** 2) <= radius**2).astype(np.uint8)
 
 
 def stroke_width(mask: np.ndarray) -> float:

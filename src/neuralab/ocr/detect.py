@@ -33,9 +33,6 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 from scipy import ndimage as ndi
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
 from skimage import filters
 
 from neuralab.ocr.image import working_gray
@@ -144,7 +141,7 @@ def ink_darkness(gray: np.ndarray, sigma: float = 1.0) -> np.ndarray:
     else:
         coarse, f = g, 1
     size = min(9, *coarse.shape)
-    paper = ndi.median_filter(coarse, size=size, mode="nearest")
+    paper = median_filter(coarse, size)
     paper = ndi.gaussian_filter(paper, 1.0, mode="nearest")
     paper = np.asarray(
         Image.fromarray(paper.astype(np.float32)).resize((w, h), Image.BILINEAR),
@@ -152,6 +149,21 @@ def ink_darkness(gray: np.ndarray, sigma: float = 1.0) -> np.ndarray:
     )
     paper = np.maximum(paper, 0.02)
     return ((paper - g) / paper).astype(np.float32)
+
+
+def median_filter(x: np.ndarray, size: int) -> np.ndarray:
+    """``ndi.median_filter(x, size=size, mode="nearest")`` for a 2-D float array, the same
+    numbers three times faster for odd sizes (one ``np.partition`` over a sliding-window
+    view; 0.06 s instead of 0.2 s for a 266x191 page copy and size 9 on this CPU)."""
+    if size % 2 == 0 or x.ndim != 2 or size * size * x.size > 64 * 2**20:
+        return ndi.median_filter(x, size=size, mode="nearest")
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    r = size // 2
+    win = sliding_window_view(np.pad(x, r, mode="edge"), (size, size))
+    win = win.reshape(x.shape[0], x.shape[1], size * size)
+    k = size * size // 2
+    return np.partition(win, k, axis=2)[..., k]
 
 
 def ink_mask(gray: np.ndarray, p: DetectParams) -> tuple[np.ndarray, float]:
@@ -265,7 +277,7 @@ def merge_fragments(boxes: np.ndarray, char_h: float, p: DetectParams) -> np.nda
         if len(b) < 2:
             break
         centres = np.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2], axis=1)
-        pairs = cKDTree(centres).query_pairs(r=2.6 * char_h, output_type="ndarray")
+        pairs = close_pairs(centres, 2.6 * char_h)
         if len(pairs) == 0:
             break
         i, j = pairs[:, 0], pairs[:, 1]
@@ -280,10 +292,7 @@ def merge_fragments(boxes: np.ndarray, char_h: float, p: DetectParams) -> np.nda
         ok = (stacked | inside) & _fits(union, char_h, p)
         if not ok.any():
             break
-        n, roots = connected_components(
-            coo_matrix((np.ones(int(ok.sum())), (i[ok], j[ok])), shape=(len(b), len(b))),
-            directed=False,
-        )
+        n, roots = graph_components(len(b), i[ok], j[ok])
         merged = []
         for r in range(n):
             g = b[roots == r]
@@ -297,6 +306,43 @@ def merge_fragments(boxes: np.ndarray, char_h: float, p: DetectParams) -> np.nda
             break
         b = new
     return b
+
+
+def close_pairs(points: np.ndarray, r: float, block: int = 2048) -> np.ndarray:
+    """int64 ``[P, 2]``: the pairs ``i < j`` of ``points [N, 2]`` at most ``r`` apart, sorted
+    (what ``scipy.spatial.cKDTree(points).query_pairs(r, output_type="ndarray")`` finds;
+    brute force in blocks, since a page has at most a few thousand boxes and importing
+    scipy.spatial costs more than this takes)."""
+    pts = np.asarray(points, dtype=np.float64)
+    out = []
+    for start in range(0, len(pts), block):
+        a = pts[start : start + block]
+        d2 = ((a[:, None, :] - pts[None, :, :]) ** 2).sum(-1)  # [B, N]
+        ii, jj = np.nonzero(d2 <= r * r)
+        ii = ii + start
+        keep = ii < jj
+        out.append(np.stack([ii[keep], jj[keep]], axis=1))
+    return np.concatenate(out).astype(np.int64) if out else np.zeros((0, 2), np.int64)
+
+
+def graph_components(n: int, i: np.ndarray, j: np.ndarray) -> tuple[int, np.ndarray]:
+    """Connected components of the undirected graph on ``n`` nodes with edges ``(i, j)``:
+    ``(count, labels [n])``, components numbered by their smallest node, as
+    ``scipy.sparse.csgraph.connected_components`` numbers them (min-label propagation with
+    pointer jumping; no scipy.sparse import)."""
+    label = np.arange(n)
+    i, j = np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64)
+    while len(i):
+        low = np.minimum(label[i], label[j])
+        new = label.copy()
+        np.minimum.at(new, i, low)
+        np.minimum.at(new, j, low)
+        new = new[new]  # jump to the label's own label
+        if np.array_equal(new, label):
+            break
+        label = new
+    roots, labels = np.unique(label, return_inverse=True)
+    return len(roots), labels.reshape(-1)
 
 
 def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray:

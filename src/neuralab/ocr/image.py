@@ -6,6 +6,7 @@ steps of :func:`neuralab.ocr.detect.find_letters`.
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 
@@ -28,10 +29,22 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise NeuralabError(f"image file not found: {path} (check the path)")
+    return _decode(path, path)
+
+
+def image_from_bytes(data: bytes, name: str = "standard input") -> np.ndarray:
+    """:func:`load_image` for an encoded image held in memory (``neuralab ocr -`` reads
+    standard input); ``name`` is what error messages call it."""
+    if not data:
+        raise NeuralabError(f"no image data on {name} (pipe a PNG or JPEG photo into it)")
+    return _decode(io.BytesIO(data), name)
+
+
+def _decode(source, name: str) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
+            with Image.open(source) as im:
                 im = ImageOps.exif_transpose(im)
                 im.load()
                 if im.mode in ("L", "1", "I", "I;16", "F"):
@@ -46,7 +59,7 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as e:
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise NeuralabError(
-            f"cannot read {path} as an image ({reason}); give a PNG or JPEG photo"
+            f"cannot read {name} as an image ({reason}); give a PNG or JPEG photo"
         ) from None
 
 
