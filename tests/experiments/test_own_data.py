@@ -168,3 +168,18 @@ def test_precision_is_a_setting_checked_before_the_data_and_recorded(tmp_path, c
                             device="cpu", out_root=tmp_path / "runs")
     assert doc["metrics"]["precision"] in ("fp32", "bf16")
     assert doc["metrics"]["precision_probe"]["bf16_supported"] == cpu_has_bf16()
+
+
+@pytest.mark.parametrize("name, settings", [
+    ("cifar10-mlp-scratch", {"max_steps": "100", "eval_freq": "50", "batch_size": "16"}),
+    ("cifar10-twolayer-scratch", {"num_iters": "100", "batch_size": "16", "twin": "false"}),
+    ("digits-mlp-scratch", {"epochs": "40"}),
+])
+def test_numpy_experiments_take_a_folder_with_one_output_per_class(tmp_path, name, settings):
+    photos = _photos(tmp_path / "photos", splits=(("train", 16), ("test", 4)))
+    exp = get_experiment(name)
+    _, doc = run_experiment(exp, exp.make_config({"dataset": str(photos), **settings}),
+                            device="cpu", out_root=tmp_path / "runs")
+    assert doc["metrics"]["test_accuracy"] >= 0.75  # three colours
+    (source,) = doc["data"]
+    assert source["name"] == "image-folder" or str(photos) in json.dumps(source)

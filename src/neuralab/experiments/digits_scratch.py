@@ -18,6 +18,7 @@ from neuralab.experiments.registry import RunResult, Target, experiment
 from neuralab.experiments.scratch_common import (
     confusion_report,
     fit_checkpoint,
+    load_images,
     rounded,
     to_vectors,
     with_threads,
@@ -29,6 +30,7 @@ from neuralab.viz.weights import plot_weights
 
 @dataclass
 class DigitsScratchConfig:
+    dataset: str = "digits"  # digits, or PATH: an image folder (read as 8x8 gray)
     hidden_units: tuple[int, ...] = (64,)  # hidden layer widths; empty = linear classifier
     activation: str = "relu"  # elu | relu | sigmoid | tanh
     init: str = "he"  # xavier | he | normal (std 1e-4) | zeros
@@ -49,7 +51,7 @@ class DigitsScratchConfig:
 @with_threads
 def run_digits_mlp_scratch(cfg: DigitsScratchConfig, ctx) -> RunResult:
     """NumPy MLP on the 8x8 digits."""
-    data = ctx.load_data("digits")
+    data = load_images(ctx, cfg.dataset, size=8, mode="L")
     splits = {name: (to_vectors(s.images), s.labels) for name, s in data.splits.items()}
     x_tr, y_tr = splits["train"]
     rng = np.random.default_rng(ctx.seed)

@@ -45,15 +45,17 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
-from neuralab.data.splits import hold_out, stratified_subset
+from neuralab.data.splits import stratified_subset
 from neuralab.errors import NeuralabError
 from neuralab.experiments.registry import RunResult, Target, experiment
 from neuralab.experiments.scratch_common import (
     confusion_report,
     fit_checkpoint,
+    load_images,
     refuse_resume,
     rounded,
     to_vectors,
+    validation_split,
     with_threads,
 )
 from neuralab.scratch import (
@@ -179,6 +181,8 @@ class Inputs:
     """Model inputs for one run: training rows (and, with flips on whitened features, their
     mirrored twins), test rows, and ``batch(idx, rng)`` that applies the augmentation."""
 
+    num_classes = 10  # outputs of the network: the dataset's class count
+
     def __init__(self, cfg: MLPScratchConfig, train_images: np.ndarray,
                  test_images: np.ndarray, log) -> None:
         mode = "standardize" if cfg.preprocessing == "pca_whiten" else cfg.preprocessing
@@ -209,6 +213,7 @@ class Inputs:
 
 @dataclass
 class MLPScratchConfig:
+    dataset: str = "cifar10"  # cifar10, or PATH: an image folder (read as 32x32 RGB)
     dnn_hidden_units: tuple[int, ...] = (100,)  # comma-separated widths; empty = no hidden layer
     learning_rate: float = 1e-3
     max_steps: int = 1400
@@ -236,7 +241,8 @@ def _train_mlp(cfg: MLPScratchConfig, inputs: Inputs, y_tr, y_te, seed: int, log
                desc: str, checkpoint: dict | None = None) -> dict[str, Any]:
     x_tr, x_te = inputs.train, inputs.test
     rng = np.random.default_rng(seed)
-    model = MLP(x_tr.shape[1], list(cfg.dnn_hidden_units), 10, activation=cfg.activation,
+    model = MLP(x_tr.shape[1], list(cfg.dnn_hidden_units), inputs.num_classes,
+                activation=cfg.activation,
                 init=cfg.init, init_std=cfg.init_std if cfg.init == "normal" else None, rng=rng)
     opt = SGD(model, lr=cfg.learning_rate, momentum=cfg.momentum,
               weight_decay=cfg.weight_decay)
@@ -260,10 +266,11 @@ def run_mlp_scratch(cfg: MLPScratchConfig, ctx, title: str, notes: str) -> RunRe
                             "standardize or pca_whiten")
     # an unknown schedule name fails here, before the data is read
     lr_at(cfg.lr_schedule, cfg.learning_rate, cfg.warmup_steps, cfg.max_steps)
-    data = ctx.load_data("cifar10")
+    data = load_images(ctx, cfg.dataset, size=32, mode="RGB")
     train = stratified_subset(data.splits["train"], cfg.train_subset)
     test = stratified_subset(data.splits["test"], cfg.test_subset, setting="test_subset")
     inputs = Inputs(cfg, train.images, test.images, ctx.log)
+    inputs.num_classes = len(data.classes)
     x_tr = inputs.train
     y_tr, y_te = train.labels, test.labels
     ctx.log(f"{len(x_tr)} training and {len(y_te)} test images, {x_tr.shape[1]} inputs, "
@@ -384,6 +391,7 @@ def run_cifar10_mlp_scratch_tuned(cfg: MLPScratchConfig, ctx) -> RunResult:
 
 @dataclass
 class TwoLayerConfig:
+    dataset: str = "cifar10"  # cifar10, or PATH: an image folder (read as 32x32 RGB)
     hidden_size: int = 100  # ReLU hidden units
     learning_rate: float = 1e-3
     learning_rate_decay: float = 0.95  # per epoch
@@ -481,8 +489,8 @@ class _TorchTwin:
 
 
 def _hlcv_splits(ctx, cfg: TwoLayerConfig):
-    data = ctx.load_data("cifar10")
-    train, val = hold_out(data.splits["train"], cfg.num_validation, setting="num_validation")
+    data = load_images(ctx, cfg.dataset, size=32, mode="RGB")
+    train, val = validation_split(data, cfg.dataset, cfg.num_validation, "num_validation")
     return (data, stratified_subset(train, cfg.train_subset), val,
             stratified_subset(data.splits["test"], cfg.test_subset, setting="test_subset"))
 
@@ -506,7 +514,8 @@ def run_cifar10_twolayer_scratch(cfg: TwoLayerConfig, ctx) -> RunResult:
                                          channels_first=False)
     y_tr, y_val, y_te = train.labels, val.labels, test.labels
     rng = np.random.default_rng(ctx.seed)
-    model = MLP(x_tr.shape[1], [cfg.hidden_size], 10, activation="relu", init="normal",
+    model = MLP(x_tr.shape[1], [cfg.hidden_size], len(data.classes), activation="relu",
+                init="normal",
                 init_std=cfg.std, rng=rng)
     loss_fn = BinaryCrossEntropy() if cfg.loss == "bce" else SoftmaxCrossEntropy()
     opt = SGD(model, lr=cfg.learning_rate, weight_decay=2 * cfg.reg)

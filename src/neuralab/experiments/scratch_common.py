@@ -126,3 +126,29 @@ def rounded(metrics: dict[str, Any], digits: int = 6) -> dict[str, Any]:
     a parameter drift of 1e-7 keep their value); ints, strings and None pass through."""
     return {k: float(f"{float(v):.{digits}g}") if isinstance(v, float | np.floating) else v
             for k, v in metrics.items()}
+
+
+def load_images(ctx, dataset: str, *, size: int, mode: str):
+    """``ctx.load_data(dataset)`` for a registered dataset; a user's image folder (``--set
+    dataset=PATH``) is read at ``size`` x ``size`` in ``mode`` ("RGB" or "L"), the shape the
+    experiment's network takes."""
+    from neuralab.data.registry import is_folder_name
+
+    if is_folder_name(dataset):
+        return ctx.load_data(dataset, size=size, mode=mode)
+    return ctx.load_data(dataset)
+
+
+def validation_split(data, dataset: str, n: int, setting: str):
+    """``(train, val)``: the dataset's own validation split when it has one (an image folder's
+    recorded cut), else about ``n`` training examples held out (at most a tenth of a user's
+    folder)."""
+    from neuralab.data.registry import is_folder_name
+    from neuralab.data.splits import hold_out
+
+    train = data.splits["train"]
+    if "val" in data.splits:
+        return train, data.splits["val"]
+    if is_folder_name(dataset):
+        n = min(n, max(len(train.labels) // 10, len(data.classes)))
+    return hold_out(train, n, setting=setting)
