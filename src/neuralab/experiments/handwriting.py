@@ -248,18 +248,24 @@ def ocr36_splits(ctx, val_size: int = 0, train_subset: int | None = None,
 
 
 def character_splits(ctx, dataset: str, val_size: int = 0, train_subset: int | None = None,
-                     test_subset: int | None = None):
-    """``({train, val?, test}, classes)`` of ``dataset`` (mnist, chars36 or ocr36).
+                     test_subset: int | None = None, size: int = 28):
+    """``({train, val?, test}, classes)`` of ``dataset`` (mnist, chars36, ocr36, or PATH: an
+    image folder of characters, read as ``size`` x ``size`` gray images; like MNIST they
+    should be white on black).
 
     MNIST has no validation split: ``val_size`` > 0 holds out that many training images
-    (stratified, seed 0). ``*_subset`` take stratified subsets (smoke tests). ocr36: see
-    :func:`ocr36_splits`.
+    (stratified, seed 0; at most a tenth of a folder's). ``*_subset`` take stratified subsets
+    (smoke tests). ocr36: see :func:`ocr36_splits`.
     """
+    from neuralab.data.registry import is_folder_name
     from neuralab.data.splits import hold_out, stratified_subset
 
     if dataset == OCR36:
         return ocr36_splits(ctx, val_size, train_subset, test_subset)
-    data = ctx.load_data(dataset)
+    folder = is_folder_name(dataset)
+    data = ctx.load_data(dataset, size=size, mode="L") if folder else ctx.load_data(dataset)
+    if folder and val_size > 0:
+        val_size = min(val_size, max(len(data.splits["train"].labels) // 10, len(data.classes)))
     splits = dict(data.splits)
     if "val" not in splits and val_size > 0:
         splits["train"], splits["val"] = hold_out(splits["train"], val_size)
@@ -280,7 +286,7 @@ def _class_prior(labels: np.ndarray, n_classes: int) -> np.ndarray:
 class CharCNNConfig:
     """A CharCNN on MNIST or chars36, one-cycle SGD (Nesterov), optional augmentation."""
 
-    dataset: str = "chars36"  # mnist | chars36 | ocr36 (EMNIST Letters + MNIST)
+    dataset: str = "chars36"  # mnist | chars36 | ocr36 (EMNIST Letters + MNIST) | PATH (folder)
     input_size: int = 28  # chars36: 28 = EMNIST's frame (centre of the 32x32), 32 = as stored
     widths: tuple[int, ...] = (32, 64, 128)  # channels of the 3 conv stages (exactly 3)
     dropout: float = 0.2  # before the linear head
@@ -335,18 +341,21 @@ def _crop_fields(spec: CropSpec) -> dict:
 
 def train_char_cnn(cfg: CharCNNConfig, ctx, title: str, notes: str = "") -> RunResult:
     """Train :class:`CharCNN` per ``cfg``; evaluate, plot, write ``classifier.json``."""
+    from neuralab.data.registry import is_folder_name
     from neuralab.errors import NeuralabError
     from neuralab.models import build_model
 
-    if cfg.dataset not in DATASETS:
-        raise NeuralabError(f"dataset must be one of {', '.join(DATASETS)}, got "
-                            f"{cfg.dataset!r}")
-    if cfg.dataset != "chars36" and cfg.input_size != 28 or cfg.input_size not in (28, 32):
-        raise NeuralabError(f"input_size {cfg.input_size}: MNIST and ocr36 are 28, chars36 28 "
-                            "or 32")
+    folder = is_folder_name(cfg.dataset)
+    if cfg.dataset not in DATASETS and not folder:
+        raise NeuralabError(f"dataset must be one of {', '.join(DATASETS)} or an image folder "
+                            f"PATH, got {cfg.dataset!r}")
+    if (cfg.dataset in ("mnist", OCR36) and cfg.input_size != 28
+            or cfg.input_size not in (28, 32)):
+        raise NeuralabError(f"input_size {cfg.input_size}: MNIST and ocr36 are 28, chars36 "
+                            "and image folders 28 or 32")
     torch.manual_seed(ctx.seed)
     splits, classes = character_splits(ctx, cfg.dataset, cfg.val_size, cfg.train_subset,
-                                       cfg.test_subset)
+                                       cfg.test_subset, size=cfg.input_size)
     stored = splits["train"].images.shape[1]
     crop = (stored - cfg.input_size) // 2
     mean, std = _normalization(cfg.dataset, cfg.input_size)
