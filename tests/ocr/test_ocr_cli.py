@@ -217,3 +217,18 @@ def test_hw5_photo_cer_with_the_trained_classifier(hw5_dir, name):
     raw = character_error_rate(run_ocr(hw5_dir / name, model=run, word_context=False), truth,
                                ALPHABET)
     assert cer <= raw  # the letter/digit prior never makes these pages worse
+
+
+def test_the_boxes_picture_is_written_in_the_format_its_name_says(tmp_path, page_png):
+    import pytest
+
+    from neuralab.errors import NeuralabError
+
+    run = stand_in_run(tmp_path / "run")
+    for name, fmt in (("b.jpg", "JPEG"), ("b.JPEG", "JPEG"), ("b.webp", "WEBP"),
+                      ("b.png", "PNG")):
+        run_ocr(page_png, model=run, boxes_out=tmp_path / name)
+        with Image.open(tmp_path / name) as im:
+            assert im.format == fmt, name
+    with pytest.raises(NeuralabError, match=r"give a \.png, \.jpg or \.webp file name"):
+        run_ocr(page_png, model=run, boxes_out=tmp_path / "b.gif")

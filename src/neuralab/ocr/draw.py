@@ -1,4 +1,5 @@
-"""Draw detected character boxes on the photo (hw5 Q4.3) and save it as PNG."""
+"""Draw detected character boxes on the photo (hw5 Q4.3) and save it (PNG, JPEG or WebP by the
+file name's suffix)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 from neuralab.errors import NeuralabError
 from neuralab.ocr.image import to_gray
+
+#: file suffix -> the format PIL writes
+IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 
 
 def to_rgb8(image: np.ndarray) -> np.ndarray:
@@ -41,7 +45,8 @@ def draw_boxes(
     max_side: int | None = None,
 ) -> Path:
     """Write ``image`` with ``boxes`` (``[N, 4]`` rows ``[y1, x1, y2, x2]``) outlined to
-    ``path`` as PNG; ``labels[i]`` (optional) is written above box ``i``. ``max_side``
+    ``path`` in the format its suffix names (.png, .jpg/.jpeg, .webp; another suffix is a
+    one-line error); ``labels[i]`` (optional) is written above box ``i``. ``max_side``
     shrinks the picture (boxes follow) so its longer side is at most that. Returns the path."""
     rgb = Image.fromarray(to_rgb8(image))
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
@@ -64,9 +69,12 @@ def draw_boxes(
                 (int(x1), int(y1) - 2), str(labels[i]), fill=(20, 60, 230), font=font, anchor="lb"
             )
     path = Path(path)
+    fmt = IMAGE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise NeuralabError(f"cannot write {path}: give a .png, .jpg or .webp file name")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        rgb.save(path, format="PNG")
+        rgb.save(path, format=fmt, **({"quality": 92} if fmt != "PNG" else {}))
     except OSError as e:
         raise NeuralabError(f"cannot write {path}: {e.strerror or e}") from None
     return path
