@@ -4,7 +4,6 @@ import re
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "api.md"
@@ -64,12 +63,3 @@ def test_the_page_is_linked_from_the_readme():
     readme = (PAGE.parents[1] / "README.md").read_text()
     assert "docs/api.md" in readme
 
-
-@pytest.fixture
-def one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from test_trainer import _blobs  # the same three-blob problem as the Trainer's tests
 
 from neuralab.errors import NeuralabError
 from neuralab.train import NonFiniteLoss, TensorLoader, Trainer, TrainSettings
@@ -19,14 +20,6 @@ from neuralab.train.callbacks import (
     StopOnNonFinite,
     TimeToAccuracy,
 )
-
-
-def _blobs(n=400, seed=0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n)
-    centers = np.array([[2.0, 0.0], [-2.0, 0.0], [0.0, 2.5]])
-    x = (centers[y] + rng.normal(0, 0.5, (n, 2))).astype(np.float32)
-    return x, y.astype(np.int64)
 
 
 def _trainer(settings=None, tmp_path=None, lr=0.1, model=None, **kw):
