@@ -70,3 +70,4 @@ def test_real_emnist_letters_meets_its_published_sizes(real_root):
     ds = load("emnist", real_root, split="letters")
     assert ds.counts() == {"train": 124800, "test": 20800}
     assert np.bincount(ds["train"].labels).tolist() == [4800] * 26
+    assert ds.source.verified  # the official md5s of the four files

@@ -55,6 +55,13 @@ ARCHIVE_MD5 = "md5:58c8d27c78d21e728a6bc7b3cc06412e"
 KNOWN_MD5 = {
     "emnist-byclass-test-images-idx3-ubyte": "md5:5c0133f95f77ae69d867e4dc268094ed",
     "emnist-byclass-test-labels-idx1-ubyte": "md5:1d0da960e9aa1f2ae43303879cd07bef",
+    # EMNIST Letters: decompressed from .gz files with the official release's md5s
+    # (train-images 8795078f..., train-labels c16de4f1..., test-images 382093a1...,
+    # test-labels d4108920...; see ../shared/data/README.md)
+    "emnist-letters-train-images-idx3-ubyte": "md5:6b7a6cdb4e8ae8838780bb5aeda8ab2a",
+    "emnist-letters-train-labels-idx1-ubyte": "md5:49ecae16ee4c7ab14dcf3e8d8c39090b",
+    "emnist-letters-test-images-idx3-ubyte": "md5:811ee95d607652077616dbaaea581e1d",
+    "emnist-letters-test-labels-idx1-ubyte": "md5:dd1687ca8200da91c0dfd6321518806d",
 }
 FORMAT = "idx"
 FIX = "delete it and run `neuralab data download emnist`"
