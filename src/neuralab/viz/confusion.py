@@ -10,10 +10,14 @@ from neuralab.viz.common import new_figure
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
-    """``C[i, j]`` = number of samples of true class i predicted as j (int64 [K, K])."""
-    y_true, y_pred = np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)
-    return np.bincount(y_true * n_classes + y_pred, minlength=n_classes**2).reshape(
-        n_classes, n_classes)
+    """``C[i, j]`` = number of samples of true class i predicted as j (int64 [K, K]), by
+    scikit-learn's ``confusion_matrix`` over the labels ``0..K-1`` (classes never seen keep
+    their row and column of zeros)."""
+    from sklearn.metrics import confusion_matrix as sk_confusion_matrix
+
+    cm = sk_confusion_matrix(np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64),
+                             labels=np.arange(n_classes))
+    return cm.astype(np.int64)
 
 
 def per_class_accuracy(cm: np.ndarray) -> np.ndarray:

@@ -11,18 +11,21 @@ from neuralab.viz.common import new_figure
 
 def psnr(original: np.ndarray, reconstruction: np.ndarray, data_range: float = 1.0,
          ) -> np.ndarray:
-    """Peak signal-to-noise ratio of each pair, in dB: ``10 log10(range^2 / MSE)``.
+    """Peak signal-to-noise ratio of each pair, in dB: ``10 log10(range^2 / MSE)``, by
+    scikit-image's ``peak_signal_noise_ratio`` (in float64).
 
-    Arrays are ``[N, ...]``; the mean squared error is taken over everything but the first
-    axis. A perfect reconstruction (MSE 0) gives ``inf``.
+    Arrays are ``[N, ...]``; each pair's mean squared error is over its own pixels. A perfect
+    reconstruction (MSE 0) gives ``inf``.
     """
+    from skimage.metrics import peak_signal_noise_ratio
+
     a = np.asarray(original, dtype=np.float64)
     b = np.asarray(reconstruction, dtype=np.float64)
     if a.shape != b.shape:
         raise ValueError(f"shapes differ: {a.shape} vs {b.shape}")
-    mse = ((a - b) ** 2).reshape(len(a), -1).mean(axis=1)
     with np.errstate(divide="ignore"):
-        return 10 * np.log10(data_range**2 / mse)
+        return np.array([peak_signal_noise_ratio(x, y, data_range=data_range)
+                         for x, y in zip(a, b, strict=True)], dtype=np.float64)
 
 
 def plot_reconstructions(originals: np.ndarray, reconstructions: dict[str, np.ndarray],
