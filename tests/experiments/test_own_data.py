@@ -188,23 +188,52 @@ def test_numpy_experiments_take_a_folder_with_one_output_per_class(tmp_path, nam
 def test_the_character_cnn_recipe_takes_a_folder_of_characters(tmp_path):
     """mnist-cnn's recipe on a folder of three 'characters' (white bars on black, drawn in
     three orientations), read as 28x28 gray."""
-    rng = np.random.default_rng(0)
-    for split, n in (("train", 30), ("test", 6)):
-        for name in ("dash", "pipe", "slash"):
-            folder = tmp_path / "chars" / split / name
-            folder.mkdir(parents=True)
-            for i in range(n):
-                img = rng.uniform(0, 40, (36, 36))
-                if name == "dash":
-                    img[16:20, 6:30] = 255
-                elif name == "pipe":
-                    img[6:30, 16:20] = 255
-                else:
-                    for k in range(6, 30):
-                        img[k, k - 2:k + 2] = 255
-                Image.fromarray(img.astype(np.uint8)).save(folder / f"{i}.png")
+    _characters(tmp_path / "chars", n_train=30, n_test=6)
     exp = get_experiment("mnist-cnn")
     cfg = exp.make_config({"dataset": str(tmp_path / "chars"), "epochs": "3", "batch_size": "16",
                            "widths": "8,8,8", "val_size": "9"})
     _, doc = run_experiment(exp, cfg, seed=0, device="cpu", out_root=tmp_path / "runs")
     assert doc["metrics"]["test_accuracy"] >= 0.9
+
+
+def _characters(root, n_train=20, n_test=5, size=36):
+    """A folder of three 'characters', white bars on black in three orientations."""
+    rng = np.random.default_rng(0)
+    for split, n in (("train", n_train), ("test", n_test)):
+        for name in ("dash", "pipe", "slash"):
+            folder = root / split / name
+            folder.mkdir(parents=True)
+            for i in range(n):
+                img = rng.uniform(0, 40, (size, size))
+                mid = size // 2
+                if name == "dash":
+                    img[mid - 2:mid + 2, 6:size - 6] = 255
+                elif name == "pipe":
+                    img[6:size - 6, mid - 2:mid + 2] = 255
+                else:
+                    for k in range(6, size - 6):
+                        img[k, k - 2:k + 2] = 255
+                Image.fromarray(img.astype(np.uint8)).save(folder / f"{i}.png")
+    return root
+
+
+@pytest.mark.parametrize("name, settings", [
+    ("chars-fc-scratch", {"max_iters": "30", "batch_size": "8"}),
+    ("chars-fc-torch", {"epochs": "30", "batch_size": "8"}),
+])
+def test_the_hw5_fully_connected_networks_take_a_folder_of_characters(tmp_path, name,
+                                                                       settings):
+    chars = _characters(tmp_path / "chars")
+    exp = get_experiment(name)
+    _, doc = run_experiment(exp, exp.make_config({"dataset": str(chars), **settings}),
+                            device="cpu", out_root=tmp_path / "runs")
+    assert doc["value"] >= 0.8, doc["metrics"]
+
+
+def test_flowers17_scratch_takes_a_folder(tmp_path):
+    photos = _photos(tmp_path / "photos", splits=(("train", 12), ("test", 4)))
+    exp = get_experiment("flowers17-scratch")
+    cfg = exp.make_config({"dataset": str(photos), "resolution": "32", "epochs": "3",
+                           "batch_size": "8", "compare": "false", "gradcam_images": "0"})
+    _, doc = run_experiment(exp, cfg, device="cpu", out_root=tmp_path / "runs")
+    assert doc["metrics"]["test_accuracy"] >= 0.6

@@ -42,9 +42,11 @@ from neuralab.experiments.registry import RunResult, Target, experiment
 from neuralab.experiments.scratch_common import (
     confusion_report,
     fit_checkpoint,
+    load_images,
     rounded,
     take_per_class,
     to_vectors,
+    validation_split,
     with_threads,
 )
 from neuralab.scratch import (
@@ -68,16 +70,24 @@ SHOW_CLASSES = "AGKQ7"  # the 5 classes whose validation images are reconstructe
 
 
 def load_chars(ctx, dataset: str, train_subset: int | None = None):
-    """(dataset, {split: (x [N, 1024] in [0, 1], labels)}) for chars36 or nist36."""
-    if dataset not in DATASETS:
-        raise NeuralabError(f"unknown dataset {dataset!r}; use chars36 or nist36 (the hw5 "
-                            ".mat files)")
-    data = ctx.load_data(dataset)
-    missing = [s for s in ("train", "val") if s not in data.splits]
+    """(dataset, {split: (x [N, 1024] in [0, 1], labels)}) for chars36, nist36 or a folder of
+    32x32 gray characters (white on black), whose validation split is cut from train when it
+    has none."""
+    from neuralab.data.registry import is_folder_name
+
+    if dataset not in DATASETS and not is_folder_name(dataset):
+        raise NeuralabError(f"unknown dataset {dataset!r}; use chars36, nist36 (the hw5 "
+                            ".mat files) or a folder of characters PATH/<split>/<class>/*")
+    data = load_images(ctx, dataset, size=32, mode="L")
+    splits = dict(data.splits)
+    if is_folder_name(dataset) and "val" not in splits:  # hw5 validates on its own split
+        splits["train"], splits["val"] = validation_split(data, dataset, len(splits["train"]
+                                                                             .labels), "val")
+    missing = [s for s in ("train", "val") if s not in splits]
     if missing:
         raise NeuralabError(f"{dataset} has no {', '.join(missing)} split")
     out = {}
-    for name, split in data.splits.items():
+    for name, split in splits.items():
         if name == "train":
             split = stratified_subset(split, train_subset)
         out[name] = (to_vectors(split.images), split.labels)
@@ -97,7 +107,7 @@ def data_note(data) -> str:
 
 @dataclass
 class CharsFCConfig:
-    dataset: str = "chars36"  # chars36 | nist36
+    dataset: str = "chars36"  # chars36 | nist36 | PATH: a folder of characters (32x32 gray)
     hidden_size: int = 64  # sigmoid hidden units
     max_iters: int = 50  # epochs (hw5 run_q3.py)
     batch_size: int = 32

@@ -700,6 +700,7 @@ class CharsFCConfig:
     ``batch_size`` times larger rate). The defaults follow ``chars-fc-scratch``.
     """
 
+    dataset: str = "chars36"  # chars36, or PATH: a folder of characters (32x32 gray)
     hidden: int = 64  # sigmoid hidden units
     learning_rate: float = 1e-2  # plain SGD; per summed loss when summed_loss
     batch_size: int = 32
@@ -721,7 +722,8 @@ def run_chars_fc(cfg: CharsFCConfig, ctx) -> RunResult:
     from neuralab.models import build_model
 
     torch.manual_seed(ctx.seed)
-    splits, classes = character_splits(ctx, "chars36", 0, cfg.train_subset, cfg.test_subset)
+    splits, classes = character_splits(ctx, cfg.dataset, 0, cfg.train_subset, cfg.test_subset,
+                                       size=32)
     tf = char_transform(0.0, 1.0)  # [0, 1] pixels as hw5 feeds them, white on black
     loaders = {name: split_loader(s, 1000, train=False, seed=ctx.seed, device=ctx.device,
                                   transform=tf) for name, s in splits.items()}

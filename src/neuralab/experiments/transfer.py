@@ -97,6 +97,7 @@ class TransferConfig:
 
 @dataclass
 class ScratchConfig:
+    dataset: str = "flowers17"  # flowers17, or PATH: an image folder (RGB at resolution)
     resolution: int = 112  # from scratch at 224 px costs 4x the compute on a CPU
     optimizer: str = "adam"  # adam | adamw | sgd | nesterov
     learning_rate: float = 1e-3
@@ -134,7 +135,7 @@ def random_view(x: torch.Tensor, generator: torch.Generator | None = None) -> to
     return x[torch.arange(len(x), device=x.device), choice].float()
 
 
-def _load_options(cfg: TransferConfig) -> dict[str, Any]:
+def _load_options(cfg: TransferConfig | ScratchConfig) -> dict[str, Any]:
     """``data.load`` options of ``cfg.dataset``: CIFAR-10 as stored, Flowers-17 and a user's
     image folder at the backbone's resolution (a folder as RGB)."""
     if cfg.dataset == "cifar10":
@@ -144,7 +145,7 @@ def _load_options(cfg: TransferConfig) -> dict[str, Any]:
     return {"size": cfg.resolution, "mode": "RGB"}
 
 
-def _num_classes(cfg: TransferConfig, data_dir=None) -> int:
+def _num_classes(cfg: TransferConfig | ScratchConfig, data_dir=None) -> int:
     from neuralab.data import info
 
     return info(cfg.dataset, data_dir=data_dir, **_load_options(cfg)).num_classes
@@ -426,7 +427,9 @@ def run_flowers_scratch(cfg: ScratchConfig, ctx) -> RunResult:
     from neuralab.models.transfer import ScratchCNN, count_trainable
 
     torch.manual_seed(ctx.seed)
-    data = ctx.load_data("flowers17", size=cfg.resolution)
+    from neuralab.experiments.scratch_common import validation_split
+
+    data = ctx.load_data(cfg.dataset, **_load_options(cfg))
     prep = _scratch_preprocess(cfg.resolution)
     aug = image_transform(crop_padding=cfg.crop_padding if cfg.augment else 0,
                           flip=cfg.augment)
@@ -437,7 +440,8 @@ def run_flowers_scratch(cfg: ScratchConfig, ctx) -> RunResult:
     def eval_tf(x, _g):
         return prep(x)
 
-    splits = {s: data[s] for s in ("train", "val", "test")}
+    train, val = validation_split(data, cfg.dataset, len(data["train"].labels), "val")
+    splits = {"train": train, "val": val, "test": data["test"]}
     loaders = {s: TensorLoader(v.images, v.labels, 100, transform=eval_tf, device=ctx.device)
                for s, v in splits.items()}
     train_loader = TensorLoader(splits["train"].images, splits["train"].labels, cfg.batch_size,
@@ -466,7 +470,8 @@ def run_flowers_scratch(cfg: ScratchConfig, ctx) -> RunResult:
              f"{cfg.optimizer} lr {cfg.learning_rate:g}, batch {cfg.batch_size}, {cfg.epochs} "
              f"epochs{', random crop + flip' if cfg.augment else ''}.")
     if cfg.compare:
-        ft_cfg = TransferConfig(**{**FINETUNE_DEFAULTS, "backbone": cfg.backbone,
+        ft_cfg = TransferConfig(**{**FINETUNE_DEFAULTS, "dataset": cfg.dataset,
+                                   "backbone": cfg.backbone,
                                    "weights": cfg.weights, "optimizer": cfg.optimizer,
                                    "learning_rate": cfg.learning_rate,
                                    "batch_size": cfg.batch_size, "epochs": cfg.epochs})
@@ -615,8 +620,9 @@ def rebuild(cfg) -> dict[str, Any]:
                 "preprocess": preprocessing(cfg.backbone, cfg.resolution),
                 "dataset": cfg.dataset, "options": options, "checkpoint": True}
     if isinstance(cfg, ScratchConfig):
-        return {"model": ScratchCNN(17), "preprocess": _scratch_preprocess(cfg.resolution),
-                "dataset": "flowers17", "options": {"size": cfg.resolution}, "checkpoint": True}
+        return {"model": ScratchCNN(_num_classes(cfg)),
+                "preprocess": _scratch_preprocess(cfg.resolution), "dataset": cfg.dataset,
+                "options": _load_options(cfg), "checkpoint": True}
     if isinstance(cfg, FiltersConfig):
         name, _ = _zebra_backbone(cfg)
         return {"model": pretrained(name, None, trainable="none", weights=cfg.weights or None,
