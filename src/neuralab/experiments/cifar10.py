@@ -30,6 +30,7 @@ from neuralab.experiments.common import (
     classifier_result,
     count_parameters,
     gradcam_plot,
+    logger_callbacks,
     split_loader,
 )
 from neuralab.experiments.registry import RunResult, Target, register_recipe
@@ -75,6 +76,7 @@ class CifarConfig:
     compile: bool = False  # torch.compile the model (worth it on CUDA)
     gradcam_images: int = 8  # convnets: Grad-CAM on this many test images (0: none)
     precision: str = "fp32"  # fp32 | bf16 | auto (CPU: bf16 where supported and faster)
+    logger: str = "csv"  # csv (history.csv) | tensorboard (also RUN_DIR/tensorboard)
 
 
 def model_args(cfg: CifarConfig, num_classes: int = 10) -> dict:
@@ -146,6 +148,7 @@ def describe(cfg: CifarConfig, data_dir=None):
 def train_cifar(cfg: CifarConfig, ctx, title: str) -> RunResult:
     mean, std = normalization(cfg.normalization)
     check_names(optimizer=cfg.optimizer, schedule=cfg.schedule)
+    loggers = logger_callbacks(cfg, ctx)  # a missing tensorboard fails before the data is read
     torch.manual_seed(ctx.seed)
     model = _build_model(cfg)  # an unknown model fails here, before the data is read
     train, val, test, classes = cifar_splits(ctx, cfg)
@@ -182,7 +185,8 @@ def train_cifar(cfg: CifarConfig, ctx, title: str) -> RunResult:
                       scheduler=make_scheduler(cfg.schedule, opt, cfg.learning_rate, total),
                       settings=settings,
                       device=ctx.device, checkpoint_dir=ctx.checkpoint_dir, log=ctx.log,
-                      extra_eval={"test": loaders["test"]} if cfg.track_test else None)
+                      extra_eval={"test": loaders["test"]} if cfg.track_test else None,
+                      callbacks=loggers)
     trainer.fit(resume=ctx.resume)
     result = classifier_result(ctx, trainer, loaders, classes, title)
     result.metrics["parameters"] = count_parameters(model)

@@ -99,3 +99,15 @@ def count_parameters(model: torch.nn.Module, trainable_only: bool = False) -> in
 
 def class_balance(labels: np.ndarray) -> np.ndarray:
     return np.bincount(labels)
+
+
+def logger_callbacks(cfg, ctx) -> list:
+    """The callbacks of the config's ``logger`` (``csv``: none, history.csv is always written;
+    ``tensorboard``: a :class:`~neuralab.train.callbacks.TensorBoardLogger` writing to
+    ``RUN_DIR/tensorboard``). Call it before reading data: a missing package fails early."""
+    if getattr(cfg, "logger", "csv") != "tensorboard":
+        return []
+    from neuralab.train.callbacks import TensorBoardLogger
+
+    TensorBoardLogger.check_installed()
+    return [TensorBoardLogger(ctx.out_dir / "tensorboard")]

@@ -180,6 +180,7 @@ FIELD_LENGTHS: dict[str, tuple[int, int | None]] = {
 #: field name -> the values a text field may take; the same in every config that has it.
 FIELD_CHOICES: dict[str, tuple[str, ...]] = {
     "precision": ("fp32", "bf16", "auto"),  # the Trainer's (TrainSettings.precision)
+    "logger": ("csv", "tensorboard"),  # csv: history.csv only; tensorboard: also TensorBoard
 }
 
 

@@ -288,3 +288,44 @@ class PrintEvaluations(Callback):
                                                         if done < 1 and math.isfinite(eta)
                                                         else ""))
         write(" | ".join(parts))
+
+
+class TensorBoardLogger(Callback):
+    """Every history row as TensorBoard scalars (``train/loss``, ``val/accuracy``, ``lr``, ...)
+    under ``log_dir``, beside the run's history.csv: ``tensorboard --logdir RUN_DIR``.
+    Needs the ``tensorboard`` package (``pip install 'neuralab[tensorboard]'``)."""
+
+    def __init__(self, log_dir):
+        self.log_dir = log_dir
+        self._writer = None
+
+    @staticmethod
+    def check_installed() -> None:
+        """A one-line error when the ``tensorboard`` package is missing."""
+        import importlib.util
+
+        from neuralab.errors import NeuralabError
+
+        if importlib.util.find_spec("tensorboard") is None:
+            raise NeuralabError("logger=tensorboard needs the tensorboard package: "
+                                "pip install 'neuralab[tensorboard]'")
+
+    def on_eval_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+        if not trainer.dist.is_main:
+            return
+        if self._writer is None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._writer = SummaryWriter(log_dir=str(self.log_dir))
+        for key, value in row.items():
+            if key in ("step", "epoch") or not isinstance(value, int | float):
+                continue
+            split, _, metric = key.partition("_")
+            tag = f"{split}/{metric}" if metric and split in ("train", "val", "test") else key
+            self._writer.add_scalar(tag, value, global_step=row["step"])
+        self._writer.flush()
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
