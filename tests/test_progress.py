@@ -38,3 +38,31 @@ def test_a_resumed_loop_counts_rate_and_eta_from_where_it_started(monkeypatch):
                                        stream=out, initial=60)
     bar.update(20)  # 20 steps in 10 s: 2 step/s, 20 to go
     assert out.getvalue().strip() == "train: 80/100 (80%) 10s elapsed, ETA 10s, 2.0 step/s"
+
+
+def test_epoch_based_training_shows_one_progress_line_per_epoch(monkeypatch):
+    import numpy as np
+    import torch
+
+    from neuralab.train import TensorLoader, Trainer, TrainSettings
+
+    out = io.StringIO()
+    made = []
+
+    def lines_every_step(**kw):
+        bar = LineProgress(stream=out, every_s=0, **kw)
+        made.append(bar)
+        return bar
+
+    monkeypatch.setattr("neuralab.train.trainer.progress", lines_every_step)
+    x = np.random.default_rng(0).normal(size=(40, 2)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    model = torch.nn.Linear(2, 2)
+    trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1),
+                      TensorLoader(x, y, 10, shuffle=True), settings=TrainSettings(max_epochs=3),
+                      log=lambda msg: None)
+    trainer.fit()
+    lines = out.getvalue().splitlines()
+    assert [line.split(" ")[0:2] for line in lines if line.endswith("step/s") or "ETA" in line
+            ][:1] == [["epoch", "1/3:"]]
+    assert any(line.startswith("epoch 3/3: 4/4 (100%)") for line in lines)

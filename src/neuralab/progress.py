@@ -47,6 +47,14 @@ class LineProgress:
                     **values: Any) -> None:
         self.postfix = {**(ordered_dict or {}), **values}
 
+    def reset(self, total: int | None = None) -> None:
+        """Start over from 0 (e.g. a new epoch), with a new ``total``."""
+        self.total, self.n, self.initial = total, 0, 0
+        self.start = time.monotonic()
+
+    def set_description(self, desc: str, refresh: bool = True) -> None:
+        self.desc = desc
+
     def update(self, n: int = 1) -> None:
         self.n += n
         now = time.monotonic()

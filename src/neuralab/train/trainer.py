@@ -450,6 +450,19 @@ class Trainer:
         self.save()
         return self.history
 
+    def _start_epoch_bar(self, bar, in_epoch: int) -> None:
+        """Epoch-based training shows one bar per epoch (``epoch 3/10``); when it ends, the
+        epoch's evaluation line stays in its place. Step-based training keeps one bar."""
+        spe, s = self.steps_per_epoch, self.settings
+        if not spe or not s.max_epochs or self.total_steps < spe:
+            return
+        epochs = -(-self.total_steps // spe)
+        left = min(spe, self.total_steps - self.epoch * spe)
+        bar.reset(total=left)
+        bar.set_description(f"epoch {self.epoch + 1}/{epochs}", refresh=False)
+        if in_epoch:
+            bar.update(in_epoch)
+
     def _loop(self, bar) -> None:
         s = self.settings
         while not self._done():
@@ -457,6 +470,7 @@ class Trainer:
             if hasattr(loader, "set_epoch") and getattr(loader, "epoch", None) != self.epoch:
                 loader.set_epoch(self.epoch)
             in_epoch = getattr(loader, "position", 0)  # > 0 when resuming mid-epoch
+            self._start_epoch_bar(bar, in_epoch)
             for x, y in loader:
                 self.train_step(x, y)
                 in_epoch += 1
