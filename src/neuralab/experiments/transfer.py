@@ -350,9 +350,31 @@ def train_transfer(cfg: TransferConfig, ctx, title: str) -> RunResult:
     return result
 
 
+def describe(cfg: TransferConfig | ScratchConfig, data_dir=None):
+    """What a transfer or from-scratch run trains (:mod:`neuralab.experiments.record`): the
+    registered backbone (or ``scratch_cnn``) with one output per class, and its input
+    preprocessing at ``cfg.resolution``; the checkpoint holds the whole network."""
+    from neuralab.data import Preprocess, info
+    from neuralab.experiments.record import ModelRecord
+    from neuralab.models.transfer import preprocessing
+
+    facts = info(cfg.dataset, data_dir=data_dir, **_load_options(cfg))
+    if isinstance(cfg, ScratchConfig):
+        name, args, prep = ("scratch_cnn", {"num_classes": facts.num_classes},
+                            _scratch_preprocess(cfg.resolution))
+    else:
+        name, prep = cfg.backbone, preprocessing(cfg.backbone, cfg.resolution)
+        args = {"num_classes": facts.num_classes, "trainable": cfg.trainable}
+    return ModelRecord(model=name, args=args, classes=list(facts.classes), dataset=cfg.dataset,
+                       dataset_options=_load_options(cfg),
+                       preprocess=Preprocess(prep.mean, prep.std, size=prep.size,
+                                             channels=3).to_dict())
+
+
 def _register(name: str, handout: str, target: Target, title: str, **defaults) -> None:
     register_recipe(name, train_transfer, topic="transfer", handout=handout,
-                    config=TransferConfig, target=target, title=title, **defaults)
+                    config=TransferConfig, target=target, title=title, describe=describe,
+                    **defaults)
 
 
 TDT4265_4A = dict(dataset="cifar10", optimizer="adam", learning_rate=5e-4, batch_size=32,
@@ -417,7 +439,7 @@ def _plot_comparison(rows: list[dict], histories: dict[str, list[dict]]):
 
 @experiment("flowers17-scratch", topic="transfer",
             handout="16-720 hw5 §7.2: train a small CNN from scratch and compare",
-            config=ScratchConfig,
+            config=ScratchConfig, describe=describe,
             target=Target("finetune_advantage", 0.0, "16-720 hw5 §7.2: compare with the "
                           "fine-tuned network (test accuracy of fine-tuning minus scratch; the "
                           "pretrained network should win)"),
