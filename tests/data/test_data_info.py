@@ -151,9 +151,27 @@ def test_preprocess_from_the_facts_and_as_plain_data():
     p = info("mnist").preprocess(size=32, channels=3)
     assert p == Preprocess((0.1307,), (0.3081,), 32, 3)
     assert Preprocess.from_dict(p.to_dict()) == p
-    assert p.to_dict() == {"mean": [0.1307], "std": [0.3081], "size": 32, "channels": 3}
+    assert p.to_dict() == {"mean": [0.1307], "std": [0.3081], "size": 32, "channels": 3,
+                           "crop": 0}
     assert info("cifar10").preprocess("tdt4265").std == (0.25, 0.25, 0.25)
     with pytest.raises(ValueError, match="stds must be positive"):
         Preprocess((0.5,), (0.0,))
     with pytest.raises(ValueError, match="2 means for 3 channels"):
         Preprocess((0.5, 0.5), (1.0, 1.0), channels=3)
+
+
+def test_preprocess_crop_cuts_the_centre_after_the_resize_and_round_trips():
+    import numpy as np
+
+    from neuralab.data.preprocess import Preprocess
+
+    x = np.arange(32 * 32, dtype=np.uint8).reshape(1, 32, 32, 1)
+    pre = Preprocess(mean=(0.0,), std=(1.0,), size=32, channels=1, crop=2)
+    out = pre(x)
+    assert out.shape == (1, 1, 28, 28)
+    assert np.allclose(out[0, 0], x[0, 2:30, 2:30, 0] / 255.0)
+    assert Preprocess.from_dict(pre.to_dict()) == pre
+    import pytest
+
+    with pytest.raises(ValueError, match="crop"):
+        Preprocess(mean=(0.0,), std=(1.0,), size=8, crop=4)

@@ -49,7 +49,7 @@ def test_a_recipe_trains_on_an_image_folder_with_one_output_per_class(photo_run)
     assert record["model"] == "simple_cnn" and record["args"] == {"num_classes": 3}
     assert record["classes"] == ["blue", "green", "red"]
     assert record["preprocess"] == {"mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25],
-                                    "size": 32, "channels": 3}
+                                    "size": 32, "channels": 3, "crop": 0}
     assert record["dataset"] == str(photos)
     # the folder's 18 test photos; a tenth of its 72 training photos held out for validation
     per_class = {r["class"]: int(r["n"])
@@ -192,8 +192,12 @@ def test_the_character_cnn_recipe_takes_a_folder_of_characters(tmp_path):
     exp = get_experiment("mnist-cnn")
     cfg = exp.make_config({"dataset": str(tmp_path / "chars"), "epochs": "3", "batch_size": "16",
                            "widths": "8,8,8", "val_size": "9"})
-    _, doc = run_experiment(exp, cfg, seed=0, device="cpu", out_root=tmp_path / "runs")
+    run_dir, doc = run_experiment(exp, cfg, seed=0, device="cpu", out_root=tmp_path / "runs")
     assert doc["metrics"]["test_accuracy"] >= 0.9
+    record = json.loads((run_dir / "model.json").read_text())
+    assert record["classes"] == ["dash", "pipe", "slash"] and record["model"] == "char_cnn"
+    top = neuralab.predict(run_dir, [str(tmp_path / "chars" / "test" / "pipe" / "0.png")])
+    assert top[0]["top"][0]["class"] == "pipe"
 
 
 def _characters(root, n_train=20, n_test=5, size=36):

@@ -164,7 +164,9 @@ class Preprocess:
     """The one preprocessing callable: images -> float32 ``[N, C, H, W]`` ready for a model.
 
     Steps: to float in [0, 1] (uint8 / 255) channels-first; to ``channels`` channels (None:
-    keep); bilinear resize to ``size x size`` (None: keep); ``(x - mean) / std`` per channel.
+    keep); bilinear resize to ``size x size`` (None: keep); ``crop`` px cut from every side
+    (a centre crop, e.g. EMNIST's 28 px frame inside chars36's 32 px); ``(x - mean) / std`` per
+    channel.
     ``mean``/``std`` are in [0, 1] units, one value or one per (output) channel. Plain data:
     :meth:`to_dict` / :meth:`from_dict` record it in a run folder. Get one with the dataset's
     statistics from ``neuralab.data.info(name).preprocess()``.
@@ -174,6 +176,7 @@ class Preprocess:
     std: tuple[float, ...]
     size: int | None = None
     channels: int | None = None
+    crop: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
@@ -189,6 +192,8 @@ class Preprocess:
             raise ValueError(f"{len(self.mean)} means for {self.channels} channels")
         if self.size is not None and int(self.size) < 1:
             raise ValueError(f"Preprocess size must be positive, got {self.size}")
+        if int(self.crop) < 0 or (self.size is not None and 2 * int(self.crop) >= int(self.size)):
+            raise ValueError(f"Preprocess crop must be >= 0 and leave pixels, got {self.crop}")
 
     def __call__(self, x, *, layout: str = "auto"):
         """``x``: uint8 or [0, 1] float images, NHWC or NCHW, NumPy or torch (module doc)."""
@@ -198,6 +203,9 @@ class Preprocess:
             x = convert_channels(x, self.channels)
         if self.size is not None:
             x = resize(x, int(self.size))
+        if self.crop:
+            c = int(self.crop)
+            x = x[:, :, c:x.shape[2] - c, c:x.shape[3] - c]
         m, s = _stats(x, self.mean, self.std, x.shape[1])
         return (x - m) / s
 
@@ -211,4 +219,5 @@ class Preprocess:
     @classmethod
     def from_dict(cls, d: dict) -> Preprocess:
         return cls(mean=tuple(d["mean"]), std=tuple(d["std"]), size=d.get("size"),
+                   crop=int(d.get("crop", 0)),
                    channels=d.get("channels"))

@@ -645,13 +645,38 @@ def _balanced_accuracy(result: RunResult) -> None:
             float(np.mean([r["accuracy"] for r in rows])), 4)
 
 
+def describe(cfg: CharCNNConfig, data_dir=None):
+    """What a character-CNN run trains (:mod:`neuralab.experiments.record`): ``char_cnn`` with
+    one output per class, on gray images in the dataset's frame (chars36: 32 px) centre-cropped
+    to ``input_size`` and normalised as in training. (The OCR reads photos through the run's
+    classifier.json, which also holds its crop rules and digit calibration.)"""
+    from neuralab.data import Preprocess, info
+    from neuralab.data.registry import is_folder_name
+    from neuralab.experiments.record import ModelRecord
+
+    folder = is_folder_name(cfg.dataset)
+    if cfg.dataset == OCR36:
+        classes = list(OCR_ALPHABET)
+    else:
+        options = {"size": cfg.input_size, "mode": "L"} if folder else {}
+        classes = list(info(cfg.dataset, data_dir=data_dir, **options).classes)
+    stored = 32 if cfg.dataset == "chars36" else cfg.input_size
+    mean, std = _normalization(cfg.dataset, cfg.input_size)
+    args = {"in_channels": 1, "num_classes": len(classes), "widths": list(cfg.widths),
+            "dropout": cfg.dropout}
+    return ModelRecord(model="char_cnn", args=args, classes=classes, dataset=cfg.dataset,
+                       dataset_options={"size": cfg.input_size, "mode": "L"} if folder else {},
+                       preprocess=Preprocess((mean,), (std,), size=stored, channels=1,
+                                             crop=(stored - cfg.input_size) // 2).to_dict())
+
+
 def _register_cnn(name: str, handout: str, target: Target, title: str, notes: str = "",
                   **defaults) -> None:
     def recipe(cfg: CharCNNConfig, ctx, title: str) -> RunResult:
         return train_char_cnn(cfg, ctx, title, notes)
 
     register_recipe(name, recipe, topic="handwriting", handout=handout, config=CharCNNConfig,
-                    target=target, title=title, **defaults)
+                    target=target, title=title, describe=describe, **defaults)
 
 
 _register_cnn(
