@@ -102,19 +102,17 @@ def _load_options(cfg: CifarConfig) -> dict:
 def cifar_splits(ctx, cfg: CifarConfig):
     """(train, val, test, classes) with a fixed stratified validation split (seed 0); an image
     folder's own validation split is used when it has one."""
-    from neuralab.data.splits import hold_out, stratified_subset
+    from neuralab.data.splits import stratified_subset
+    from neuralab.experiments.scratch_common import validation_split
 
     dataset = getattr(cfg, "dataset", "cifar10")
     data = ctx.load_data(dataset, **_load_options(cfg))
     for split in ("train", "test"):
         if split not in data.splits:
             raise NeuralabError(f"dataset {dataset} has no {split} split")
-    train, val, test = data.splits["train"], data.splits.get("val"), data.splits["test"]
-    if val is None and cfg.val_size > 0:
-        n = cfg.val_size
-        if dataset != "cifar10":  # a user's folder: at most a tenth of its training images
-            n = min(n, max(len(train.labels) // 10, len(data.classes)))
-        train, val = hold_out(train, n)
+    train, val, test = data.splits["train"], None, data.splits["test"]
+    if "val" in data.splits or cfg.val_size > 0:  # a folder: at most a tenth held out
+        train, val = validation_split(data, dataset, cfg.val_size, "val_size")
     if val is not None:
         val = stratified_subset(val, cfg.test_subset, setting="test_subset")
     return (stratified_subset(train, cfg.train_subset), val,
