@@ -35,7 +35,7 @@ def _photos(root: Path) -> None:
 
 def test_the_page_has_the_four_examples_within_their_line_budgets():
     found = examples()
-    assert [t[:3] for t, _ in found] == ["(a)", "(b)", "(c)", "(d)"]
+    assert [t[:3] for t, _ in found] == ["(a)", "(b)", "(c)", "(d)", "(d)"]  # (d): torch, NumPy
     budgets = {"(a)": 8, "(b)": 17, "(d)": 4}  # (b): 15 lines of code + 2 wrapped lines
     for title, code in found:
         lines = [line for line in code.splitlines() if line.strip()]
@@ -57,6 +57,8 @@ def test_every_example_runs_in_order(tmp_path, monkeypatch, capsys, one_thread):
     assert float(val_accuracy) >= 0.95 and reason == "val accuracy >= 0.95"
     assert float(outputs[2]) < 1e-6
     assert outputs[3].startswith("[{'class': 'red', 'probability': ")
+    assert outputs[4].startswith("numpy VectorInputs(32x32x3 CHW rows x 1, subtract -> 3072) "
+                                 "{'class': 'red', 'probability': ")
 
 
 def test_the_page_is_linked_from_the_readme():

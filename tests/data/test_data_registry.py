@@ -129,6 +129,30 @@ def test_hold_out_splits_each_class_and_refuses_an_empty_side():
             hold_out(split, n, setting="num_validation")
 
 
+def test_validation_split_uses_the_datasets_own_else_holds_out_capped_for_folders():
+    from neuralab.data import validation_split
+
+    train = _labelled([10, 20, 30])
+    source = DataSource(name="t", path="t", format="npy", checksum="", verified=False)
+    own = Dataset("t", {"train": train, "val": _labelled([2, 2, 2]), "test": train},
+                  ["a", "b", "c"], source)
+    assert validation_split(own, 12, "val_size")[1] is own.splits["val"]
+    plain = Dataset("t", {"train": train, "test": train}, ["a", "b", "c"], source)
+    assert len(validation_split(plain, 12, "val_size")[1].labels) == 12
+    _, capped = validation_split(plain, 12, "val_size", user_folder=True)
+    assert len(capped.labels) == 6  # a tenth of a user's 60 training images
+
+
+def test_load_options_read_a_folder_at_the_networks_shape(tmp_path):
+    from neuralab.data import load_options
+
+    assert load_options("cifar10", size=32, mode="RGB") == {}
+    assert load_options(str(tmp_path), size=32, mode="RGB") == {"size": 32, "mode": "RGB"}
+    assert load_options("mnist", size=32, mode="RGB", native="cifar10") == {"size": 32,
+                                                                            "mode": "RGB"}
+    assert load_options("nist36", size=32, mode="L", native=("chars36", "nist36")) == {}
+
+
 def test_damaged_cache_entry_is_rebuilt(tmp_path, monkeypatch):
     arrays, table = make_mnist(tmp_path / "mnist")
     monkeypatch.setattr(mnist.MNIST, "md5", table)

@@ -172,17 +172,43 @@ def test_precision_is_a_setting_checked_before_the_data_and_recorded(tmp_path, c
 
 @pytest.mark.parametrize("name, settings", [
     ("cifar10-mlp-scratch", {"max_steps": "100", "eval_freq": "50", "batch_size": "16"}),
+    ("cifar10-mlp-scratch-tuned", {"max_steps": "60", "eval_freq": "30", "batch_size": "16",
+                                   "warmup_steps": "5", "pca_components": "12",
+                                   "dnn_hidden_units": "16"}),
     ("cifar10-twolayer-scratch", {"num_iters": "100", "batch_size": "16", "twin": "false"}),
     ("digits-mlp-scratch", {"epochs": "40"}),
 ])
-def test_numpy_experiments_take_a_folder_with_one_output_per_class(tmp_path, name, settings):
+def test_numpy_experiments_take_a_folder_and_their_runs_predict(tmp_path, name, settings):
+    """A NumPy run on a folder has one output per class and records its network and its
+    fitted input statistics (mean image, standardisation, PCA whitening): the loaded run,
+    given the folder's test images, makes exactly the predictions the run scored."""
     photos = _photos(tmp_path / "photos", splits=(("train", 16), ("test", 4)))
     exp = get_experiment(name)
-    _, doc = run_experiment(exp, exp.make_config({"dataset": str(photos), **settings}),
-                            device="cpu", out_root=tmp_path / "runs")
+    run_dir, doc = run_experiment(exp, exp.make_config({"dataset": str(photos), **settings}),
+                                  device="cpu", out_root=tmp_path / "runs")
     assert doc["metrics"]["test_accuracy"] >= 0.75  # three colours
     (source,) = doc["data"]
     assert source["name"] == "image-folder" or str(photos) in json.dumps(source)
+    record = json.loads((run_dir / "model.json").read_text())
+    assert record["engine"] == "numpy" and record["model"] == "mlp"
+    assert record["classes"] == ["blue", "green", "red"] and record["args"]["n_classes"] == 3
+    run = neuralab.load_run(run_dir)
+    assert run.engine == "numpy" and run.classes == ["blue", "green", "red"]
+    test = neuralab.data.load(str(photos), **record["dataset_options"]).splits["test"]
+    top = neuralab.predict(run, list(test.images), topk=3)
+    predicted = [run.classes.index(p["top"][0]["class"]) for p in top]
+    assert np.mean(np.array(predicted) == test.labels) == doc["metrics"]["test_accuracy"]
+    assert all(abs(sum(t["probability"] for t in p["top"]) - 1) < 1e-5 for p in top)
+
+
+def test_viz_refuses_a_numpy_run_in_one_line(tmp_path, capsys):
+    exp = get_experiment("digits-mlp-scratch")
+    run_dir, _ = run_experiment(exp, exp.make_config({"epochs": "1"}), device="cpu",
+                                out_root=tmp_path / "runs")
+    capsys.readouterr()
+    assert main(["viz", "filters", str(run_dir)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "NumPy network" in err
 
 
 def test_the_character_cnn_recipe_takes_a_folder_of_characters(tmp_path):
@@ -229,9 +255,11 @@ def test_the_hw5_fully_connected_networks_take_a_folder_of_characters(tmp_path, 
                                                                        settings):
     chars = _characters(tmp_path / "chars")
     exp = get_experiment(name)
-    _, doc = run_experiment(exp, exp.make_config({"dataset": str(chars), **settings}),
-                            device="cpu", out_root=tmp_path / "runs")
+    run_dir, doc = run_experiment(exp, exp.make_config({"dataset": str(chars), **settings}),
+                                  device="cpu", out_root=tmp_path / "runs")
     assert doc["value"] >= 0.8, doc["metrics"]
+    top = neuralab.predict(run_dir, [str(chars / "test" / "slash" / "1.png")])
+    assert top[0]["top"][0]["class"] == "slash"
 
 
 def test_flowers17_scratch_takes_a_folder(tmp_path):

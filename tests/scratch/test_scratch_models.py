@@ -196,3 +196,22 @@ def test_minibatches_cover_every_sample_once():
         list(iterate_minibatches(x, y[:3]))
     with pytest.raises(NeuralabError):
         MLP(3, [2], 2, activation="swish")
+
+
+def test_a_saved_network_is_rebuilt_by_name_with_its_weights(tmp_path):
+    from neuralab.scratch.models import build, spec_of
+    from neuralab.scratch.training import load_weights, save_weights
+
+    model = MLP(12, [7, 5], 3, activation="tanh", rng=0)
+    name, args = spec_of(model)
+    save_weights(model, tmp_path / "model.npz", name=name, args=args)
+    again = build(name, **args)
+    meta = load_weights(again, tmp_path / "model.npz")
+    assert meta == {"name": "mlp", "args": args}
+    x = np.random.default_rng(1).normal(size=(4, 12)).astype(np.float32)
+    np.testing.assert_array_equal(again(x), model(x))
+    with pytest.raises(NeuralabError, match="do not fit this network"):
+        load_weights(build("mlp", n_inputs=12, hidden_units=[8], n_classes=3),
+                     tmp_path / "model.npz")
+    with pytest.raises(NeuralabError, match="unknown NumPy network"):
+        build("resnet")

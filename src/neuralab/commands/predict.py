@@ -90,9 +90,6 @@ def predict(run, images, topk: int = 5) -> list[dict]:
     a run folder; ``images``: file paths (``-`` for stdin) or uint8 arrays ``[H, W, C]``.
     """
     import numpy as np
-    import torch
-
-    from neuralab.data.preprocess import Preprocess
 
     if isinstance(run, str | Path):
         from neuralab.experiments.runs import load_run
@@ -100,7 +97,7 @@ def predict(run, images, topk: int = 5) -> list[dict]:
         run = load_run(run)
     pre = run.preprocess
     channels = getattr(pre, "channels", None) or 3
-    size = getattr(pre, "size", None) if isinstance(pre, Preprocess) else None
+    size = getattr(pre, "size", None)  # Preprocess / VectorInputs; None: any size
     pixels, names = [], []
     for i, item in enumerate(images):
         if isinstance(item, np.ndarray):
@@ -114,18 +111,31 @@ def predict(run, images, topk: int = 5) -> list[dict]:
             pixels.append(_fit(_read(str(item), channels), size))
             names.append(str(item))
     images = names
-    batch = np.stack(pixels)
-    device = next(run.model.parameters()).device
-    with torch.no_grad():
-        x = pre(torch.from_numpy(batch)).to(device)
-        probs = run.model(x).float().softmax(dim=1).cpu()
+    probs = _probabilities(run, np.stack(pixels))
     classes = run.classes or [str(i) for i in range(probs.shape[1])]
     k = min(topk, probs.shape[1])
-    top_p, top_i = probs.topk(k, dim=1)
+    order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
     return [{"image": name,
-             "top": [{"class": classes[i], "probability": round(float(p), 6)}
-                     for p, i in zip(top_p[row].tolist(), top_i[row].tolist(), strict=True)]}
+             "top": [{"class": classes[i], "probability": round(float(probs[row, i]), 6)}
+                     for i in order[row].tolist()]}
             for row, name in enumerate(images)]
+
+
+def _probabilities(run, batch):
+    """Softmax of the run's model on uint8 images ``[N, H, W, C]``: float64 ``[N, K]``."""
+    import numpy as np
+
+    if getattr(run, "engine", "torch") == "numpy":
+        from neuralab.scratch import softmax
+
+        return softmax(run.model(run.preprocess(batch)).astype(np.float64), axis=1)
+    import torch
+
+    params = next(run.model.parameters(), None)
+    device = params.device if params is not None else torch.device("cpu")
+    with torch.no_grad():
+        x = run.preprocess(torch.from_numpy(batch)).to(device)
+        return run.model(x).float().softmax(dim=1).cpu().double().numpy()
 
 
 def run_predict(args: argparse.Namespace) -> int:

@@ -82,21 +82,6 @@ def quick_overrides(exp) -> dict[str, str]:
     return {k: as_text(v) for k, v in QUICK.items() if k in names and v is not None}
 
 
-def _same_config(run_dir: Path, config: dict, seed: int) -> bool:
-    """Whether the run in ``run_dir`` has ``config`` (compared as JSON: tuples are saved as
-    lists) and ``seed``."""
-    import json
-
-    from neuralab.io import read_json
-
-    try:
-        saved = read_json(run_dir / "config.json")
-    except NeuralabError:
-        return False
-    return (saved.get("config") == json.loads(json.dumps(config))
-            and saved.get("seed", 0) == seed)
-
-
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "unknown"
@@ -123,6 +108,7 @@ def add_reproduce_parser(sub) -> None:
 def run_reproduce(args: argparse.Namespace) -> int:
     from neuralab.experiments.config import config_to_dict
     from neuralab.experiments.runner import run_experiment
+    from neuralab.experiments.runs import matching_runs
 
     steps = plan(args.handouts)
     out = Path(args.out)
@@ -141,16 +127,13 @@ def run_reproduce(args: argparse.Namespace) -> int:
         overrides = quick_overrides(exp) if args.quick else {}
         config = exp.make_config(overrides)
         wanted = config_to_dict(config)
-        runs = sorted(p.parent for p in (out / exp.name).glob("*/config.json"))
-        same = [r for r in runs if _same_config(r, wanted, args.seed)]
-        finished = [r for r in same if (r / "metrics.json").is_file()]
+        finished, resume = matching_runs(out, exp.name, wanted, args.seed)
         say(f"[{i}/{len(steps)}] {exp.name} ({_duration(time.perf_counter() - started)} "
             f"elapsed)")
         if finished:
             outcomes.append((exp.name, "skipped: finished before", finished[-1]))
             say(f"  already finished with this config: {finished[-1]}")
             continue
-        resume = next((r for r in reversed(same) if not (r / "metrics.json").is_file()), None)
         try:
             run_dir, doc = run_experiment(exp, config, seed=args.seed, device=args.device,
                                           data_dir=args.data_dir, out_root=out,

@@ -59,6 +59,18 @@ def _input(run: LoadedRun, image: np.ndarray) -> torch.Tensor:
     return run.preprocess(torch.from_numpy(np.ascontiguousarray(image[None])))
 
 
+def _load_torch_run(run_dir) -> LoadedRun:
+    """:func:`load_run` for a PyTorch run; a NumPy-engine run is refused in one line."""
+    from neuralab.errors import NeuralabError
+
+    run = load_run(run_dir)
+    if run.engine != "torch":
+        raise NeuralabError(f"viz looks inside PyTorch networks; {run.experiment} trained a "
+                            f"NumPy network (its first-layer weights are drawn in "
+                            f"{Path(run_dir) / 'plots'})")
+    return run
+
+
 def _out(args, run: LoadedRun, what: str) -> Path:
     return Path(args.out) if args.out else run.run_dir / "plots" / f"viz-{what}.png"
 
@@ -67,7 +79,7 @@ def cmd_filters(args) -> Path:
     from neuralab.viz import inside
     from neuralab.viz.common import save_figure
 
-    run = load_run(args.run_dir)
+    run = _load_torch_run(args.run_dir)
     name, conv = inside.first_conv(run.model)
     image, label = _image(args.image, run, args.data_dir)
     maps = inside.activations(run.model, _input(run, image), conv)[0]
@@ -91,7 +103,7 @@ def cmd_activations(args) -> Path:
     from neuralab.viz import inside
     from neuralab.viz.common import save_figure
 
-    run = load_run(args.run_dir)
+    run = _load_torch_run(args.run_dir)
     name, module = inside.layer(run.model, args.layer)
     image, label = _image(args.image, run, args.data_dir)
     maps = inside.activations(run.model, _input(run, image), module)
@@ -109,7 +121,7 @@ def cmd_gradcam(args) -> Path:
     from neuralab.viz import inside
     from neuralab.viz.common import save_figure
 
-    run = load_run(args.run_dir)
+    run = _load_torch_run(args.run_dir)
     if run.dataset is None:
         image, label = _image(args.image, run, args.data_dir)
         images, labels = image[None], None

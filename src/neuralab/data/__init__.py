@@ -28,10 +28,14 @@ from neuralab.data.registry import (
     download,
     format_status_table,
     info,
+    is_folder_name,
     load,
+    load_options,
     status,
 )
+from neuralab.data.splits import hold_out, stratified_subset, validation_split
 
 __all__ = ["DataSource", "Dataset", "DatasetInfo", "Preprocess", "Split", "cache_dir",
-           "data_root", "dataset_names", "download", "format_status_table", "info", "load",
-           "normalize", "status"]
+           "data_root", "dataset_names", "download", "format_status_table", "hold_out", "info",
+           "is_folder_name", "load", "load_options", "normalize", "status", "stratified_subset",
+           "validation_split"]

@@ -81,6 +81,24 @@ def is_folder_name(name: str | os.PathLike) -> bool:
     return text not in REGISTRY and (os.sep in text or "/" in text or Path(text).is_dir())
 
 
+def load_options(name: str | os.PathLike, *, size: int, mode: str,
+                 native: str | tuple[str, ...] | None = None) -> dict[str, object]:
+    """The :func:`load` options that give an experiment the images its network takes,
+    ``size`` x ``size`` in ``mode`` ("RGB" or "L").
+
+    Datasets stored at that shape load as they are (``{}``): the ``native`` names (the
+    registered datasets the experiment is written for), or, when ``native`` is None, every
+    registered dataset. Anything else (a user's image folder) is read at that shape:
+    ``{"size": size, "mode": mode}`` (a registered dataset that takes no such options is then
+    refused by :func:`load` in one line).
+    """
+    if native is None:
+        stored = not is_folder_name(name)
+    else:
+        stored = os.fspath(name) in ((native,) if isinstance(native, str) else native)
+    return {} if stored else {"size": size, "mode": mode}
+
+
 def entry(name: str) -> Entry:
     if name not in REGISTRY:
         raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(REGISTRY)}, or "

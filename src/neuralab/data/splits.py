@@ -73,3 +73,18 @@ def hold_out(split: Split, n: int, seed: int = 0, *,
     held, rest = parts["held"], parts["rest"]
     return (Split(split.images[rest], split.labels[rest]),
             Split(split.images[held], split.labels[held]))
+
+
+def validation_split(data, n: int, setting: str, *, user_folder: bool = False,
+                     ) -> tuple[Split, Split]:
+    """``(train, val)`` of a :class:`~neuralab.data.dataset.Dataset`: its own validation
+    split when it has one (an image folder's recorded cut), else about ``n`` training examples
+    held out class by class (:func:`hold_out`, seed 0). For a user's folder
+    (``user_folder``) at most a tenth of its training images (and at least one per class) are
+    held out, so a small folder keeps most of its images for training."""
+    train = data.splits["train"]
+    if "val" in data.splits:
+        return train, data.splits["val"]
+    if user_folder:
+        n = min(n, max(len(train.labels) // 10, len(data.classes)))
+    return hold_out(train, n, setting=setting)

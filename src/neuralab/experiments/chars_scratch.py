@@ -36,17 +36,15 @@ from typing import Any
 
 import numpy as np
 
-from neuralab.data.splits import stratified_subset
+from neuralab.data import is_folder_name, load_options, stratified_subset, validation_split
 from neuralab.errors import NeuralabError
 from neuralab.experiments.registry import RunResult, Target, experiment
 from neuralab.experiments.scratch_common import (
     confusion_report,
     fit_checkpoint,
-    load_images,
     rounded,
+    save_model,
     take_per_class,
-    to_vectors,
-    validation_split,
     with_threads,
 )
 from neuralab.scratch import (
@@ -59,6 +57,7 @@ from neuralab.scratch import (
     evaluate,
     fit,
 )
+from neuralab.scratch.inputs import VectorInputs
 from neuralab.scratch.training import every_epochs
 from neuralab.viz import plot_curves
 from neuralab.viz.common import new_figure
@@ -66,6 +65,7 @@ from neuralab.viz.reconstructions import plot_reconstructions, psnr
 from neuralab.viz.weights import plot_weights
 
 DATASETS = ("chars36", "nist36")
+CHAR_ROWS = VectorInputs(size=32, channels=1)  # a 32x32 character -> 1024 pixels in [0, 1]
 SHOW_CLASSES = "AGKQ7"  # the 5 classes whose validation images are reconstructed (2 each)
 
 
@@ -73,16 +73,14 @@ def load_chars(ctx, dataset: str, train_subset: int | None = None):
     """(dataset, {split: (x [N, 1024] in [0, 1], labels)}) for chars36, nist36 or a folder of
     32x32 gray characters (white on black), whose validation split is cut from train when it
     has none."""
-    from neuralab.data.registry import is_folder_name
-
     if dataset not in DATASETS and not is_folder_name(dataset):
         raise NeuralabError(f"unknown dataset {dataset!r}; use chars36, nist36 (the hw5 "
                             ".mat files) or a folder of characters PATH/<split>/<class>/*")
-    data = load_images(ctx, dataset, size=32, mode="L")
+    data = ctx.load_data(dataset, **char_options(dataset))
     splits = dict(data.splits)
     if is_folder_name(dataset) and "val" not in splits:  # hw5 validates on its own split
-        splits["train"], splits["val"] = validation_split(data, dataset, len(splits["train"]
-                                                                             .labels), "val")
+        splits["train"], splits["val"] = validation_split(data, len(splits["train"].labels),
+                                                          "val", user_folder=True)
     missing = [s for s in ("train", "val") if s not in splits]
     if missing:
         raise NeuralabError(f"{dataset} has no {', '.join(missing)} split")
@@ -90,8 +88,13 @@ def load_chars(ctx, dataset: str, train_subset: int | None = None):
     for name, split in splits.items():
         if name == "train":
             split = stratified_subset(split, train_subset)
-        out[name] = (to_vectors(split.images), split.labels)
+        out[name] = (CHAR_ROWS(split.images), split.labels)
     return data, out
+
+
+def char_options(dataset: str) -> dict:
+    """``load`` options: hw5's sets as stored, a folder read as 32x32 gray."""
+    return load_options(dataset, native=DATASETS, size=32, mode="L")
 
 
 def data_note(data) -> str:
@@ -180,6 +183,7 @@ def run_chars_fc(cfg: CharsFCConfig, ctx) -> RunResult:
     pred = evaluate(model, loss_fn, x_ev, y_ev)["pred"]
     tables.update(confusion_report(ctx, y_ev, pred, data.classes,
                                    f"{title}: {eval_split} confusion", k=15))
+    save_model(ctx, model, CHAR_ROWS, data.classes, cfg.dataset, char_options(cfg.dataset))
     notes = (f"{data_note(data)} hw5 network 1024-{cfg.hidden_size} sigmoid-{len(data.classes)} "
              f"softmax, Xavier init, SGD lr {cfg.learning_rate:g} on the loss summed over "
              f"batches of {cfg.batch_size}, {cfg.max_iters} epochs. Curves: training loss and "
@@ -235,6 +239,8 @@ def run_chars_lr_sweep(cfg: LRSweepConfig, ctx) -> RunResult:
             r = evaluate(best["model"], best["loss_fn"], *splits[name])
             metrics[f"{name}_accuracy"], metrics[f"{name}_loss"] = r["accuracy"], r["loss"]
     metrics["wall_time_s"] = round(sum(r["train_time_s"] for _, r in runs), 2)
+    save_model(ctx, best["model"], CHAR_ROWS, data.classes, cfg.dataset,
+               char_options(cfg.dataset))
     fig, axes = new_figure(10.0, 3.8, ncols=2)
     for lr, run in runs:
         h = run["history"]

@@ -95,15 +95,16 @@ def _build_model(cfg: CifarConfig, num_classes: int = 10) -> torch.nn.Module:
 
 def _load_options(cfg: CifarConfig) -> dict:
     """``data.load`` options: a user's folder is read as 32x32 RGB."""
-    dataset = getattr(cfg, "dataset", "cifar10")
-    return {} if dataset == "cifar10" else {"size": INPUT_SIZE, "mode": "RGB"}
+    from neuralab.data import load_options
+
+    return load_options(getattr(cfg, "dataset", "cifar10"), native="cifar10", size=INPUT_SIZE,
+                        mode="RGB")
 
 
 def cifar_splits(ctx, cfg: CifarConfig):
     """(train, val, test, classes) with a fixed stratified validation split (seed 0); an image
     folder's own validation split is used when it has one."""
-    from neuralab.data.splits import stratified_subset
-    from neuralab.experiments.scratch_common import validation_split
+    from neuralab.data import is_folder_name, stratified_subset, validation_split
 
     dataset = getattr(cfg, "dataset", "cifar10")
     data = ctx.load_data(dataset, **_load_options(cfg))
@@ -112,7 +113,8 @@ def cifar_splits(ctx, cfg: CifarConfig):
             raise NeuralabError(f"dataset {dataset} has no {split} split")
     train, val, test = data.splits["train"], None, data.splits["test"]
     if "val" in data.splits or cfg.val_size > 0:  # a folder: at most a tenth held out
-        train, val = validation_split(data, dataset, cfg.val_size, "val_size")
+        train, val = validation_split(data, cfg.val_size, "val_size",
+                                      user_folder=is_folder_name(dataset))
     if val is not None:
         val = stratified_subset(val, cfg.test_subset, setting="test_subset")
     return (stratified_subset(train, cfg.train_subset), val,

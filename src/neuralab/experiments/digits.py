@@ -32,7 +32,9 @@ class DigitsMLPConfig:
 
 
 def _load_options(cfg: DigitsMLPConfig) -> dict:
-    return {} if cfg.dataset == "digits" else {"size": SIZE, "mode": "L"}
+    from neuralab.data import load_options
+
+    return load_options(cfg.dataset, native="digits", size=SIZE, mode="L")
 
 
 def _model_args(cfg: DigitsMLPConfig, num_classes: int) -> dict:

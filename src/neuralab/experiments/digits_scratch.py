@@ -14,16 +14,17 @@ from typing import Any
 
 import numpy as np
 
+from neuralab.data import load_options
 from neuralab.experiments.registry import RunResult, Target, experiment
 from neuralab.experiments.scratch_common import (
     confusion_report,
     fit_checkpoint,
-    load_images,
     rounded,
-    to_vectors,
+    save_model,
     with_threads,
 )
 from neuralab.scratch import MLP, SGD, SoftmaxCrossEntropy, evaluate, fit
+from neuralab.scratch.inputs import VectorInputs
 from neuralab.viz import plot_curves
 from neuralab.viz.weights import plot_weights
 
@@ -51,8 +52,10 @@ class DigitsScratchConfig:
 @with_threads
 def run_digits_mlp_scratch(cfg: DigitsScratchConfig, ctx) -> RunResult:
     """NumPy MLP on the 8x8 digits."""
-    data = load_images(ctx, cfg.dataset, size=8, mode="L")
-    splits = {name: (to_vectors(s.images), s.labels) for name, s in data.splits.items()}
+    options = load_options(cfg.dataset, native="digits", size=8, mode="L")
+    data = ctx.load_data(cfg.dataset, **options)
+    rows = VectorInputs(size=8, channels=1)  # 64 pixels in [0, 1]
+    splits = {name: (rows(s.images), s.labels) for name, s in data.splits.items()}
     x_tr, y_tr = splits["train"]
     rng = np.random.default_rng(ctx.seed)
     model = MLP(x_tr.shape[1], list(cfg.hidden_units), len(data.classes),
@@ -79,6 +82,7 @@ def run_digits_mlp_scratch(cfg: DigitsScratchConfig, ctx) -> RunResult:
     ctx.save_plot(plot_weights(model.linears[0].params["weight"], (8, 8), ncols=16,
                                max_units=64, title="first-layer weights", cell=0.55),
                   "weights")
+    save_model(ctx, model, rows, data.classes, cfg.dataset, options)
     notes = (f"{'-'.join(map(str, [64, *cfg.hidden_units, 10]))} {cfg.activation} MLP in the "
              f"NumPy engine, {cfg.init} init, SGD momentum {cfg.momentum}, lr "
              f"{cfg.learning_rate}, weight decay {cfg.weight_decay}, batch {cfg.batch_size}, "

@@ -257,18 +257,15 @@ def character_splits(ctx, dataset: str, val_size: int = 0, train_subset: int | N
     (stratified, seed 0; at most a tenth of a folder's). ``*_subset`` take stratified subsets
     (smoke tests). ocr36: see :func:`ocr36_splits`.
     """
-    from neuralab.data.registry import is_folder_name
-    from neuralab.data.splits import hold_out, stratified_subset
+    from neuralab.data import is_folder_name, load_options, stratified_subset, validation_split
 
     if dataset == OCR36:
         return ocr36_splits(ctx, val_size, train_subset, test_subset)
-    folder = is_folder_name(dataset)
-    data = ctx.load_data(dataset, size=size, mode="L") if folder else ctx.load_data(dataset)
-    if folder and val_size > 0:
-        val_size = min(val_size, max(len(data.splits["train"].labels) // 10, len(data.classes)))
+    data = ctx.load_data(dataset, **load_options(dataset, size=size, mode="L"))
     splits = dict(data.splits)
-    if "val" not in splits and val_size > 0:
-        splits["train"], splits["val"] = hold_out(splits["train"], val_size)
+    if "val" in splits or val_size > 0:
+        splits["train"], splits["val"] = validation_split(
+            data, val_size, "val_size", user_folder=is_folder_name(dataset))
     out = {"train": stratified_subset(splits["train"], train_subset)}
     if "val" in splits:
         out["val"] = stratified_subset(splits["val"], test_subset, setting="test_subset")
@@ -650,22 +647,20 @@ def describe(cfg: CharCNNConfig, data_dir=None):
     one output per class, on gray images in the dataset's frame (chars36: 32 px) centre-cropped
     to ``input_size`` and normalised as in training. (The OCR reads photos through the run's
     classifier.json, which also holds its crop rules and digit calibration.)"""
-    from neuralab.data import Preprocess, info
-    from neuralab.data.registry import is_folder_name
+    from neuralab.data import Preprocess, info, load_options
     from neuralab.experiments.record import ModelRecord
 
-    folder = is_folder_name(cfg.dataset)
+    options = load_options(cfg.dataset, size=cfg.input_size, mode="L")
     if cfg.dataset == OCR36:
         classes = list(OCR_ALPHABET)
     else:
-        options = {"size": cfg.input_size, "mode": "L"} if folder else {}
         classes = list(info(cfg.dataset, data_dir=data_dir, **options).classes)
     stored = 32 if cfg.dataset == "chars36" else cfg.input_size
     mean, std = _normalization(cfg.dataset, cfg.input_size)
     args = {"in_channels": 1, "num_classes": len(classes), "widths": list(cfg.widths),
             "dropout": cfg.dropout}
     return ModelRecord(model="char_cnn", args=args, classes=classes, dataset=cfg.dataset,
-                       dataset_options={"size": cfg.input_size, "mode": "L"} if folder else {},
+                       dataset_options=options,
                        preprocess=Preprocess((mean,), (std,), size=stored, channels=1,
                                              crop=(stored - cfg.input_size) // 2).to_dict())
 
@@ -735,10 +730,26 @@ class CharsFCConfig:
     test_subset: int | None = None  # about N test (and N validation) images, stratified
 
 
+def describe_fc(cfg: CharsFCConfig, data_dir=None):
+    """What a ``chars-fc-torch`` run trains: ``char_fc`` on the flattened gray images, pixels
+    in [0, 1] (no normalisation, as hw5 feeds them)."""
+    from neuralab.data import Preprocess, info, load_options
+    from neuralab.experiments.record import ModelRecord
+
+    options = load_options(cfg.dataset, size=32, mode="L")
+    facts = info(cfg.dataset, data_dir=data_dir, **options)
+    size = facts.shape[1]
+    return ModelRecord(model="char_fc", args={"n_inputs": size * size, "hidden": cfg.hidden,
+                                              "num_classes": facts.num_classes},
+                       classes=list(facts.classes), dataset=cfg.dataset,
+                       dataset_options=options,
+                       preprocess=Preprocess((0.0,), (1.0,), size=size, channels=1).to_dict())
+
+
 @experiment(
     "chars-fc-torch", topic="handwriting",
     handout=f"{HANDOUT} Q7.1.1: the Q3 fully connected network in PyTorch",
-    config=CharsFCConfig,
+    config=CharsFCConfig, describe=describe_fc,
     target=Target("test_accuracy", 0.75, "hw5 Q3: the NumPy network should reach about 75% on "
                   "NIST36; the PyTorch rewrite must land within 1 point of chars-fc-scratch"),
 )

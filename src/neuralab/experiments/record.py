@@ -10,8 +10,17 @@
 
 ``model`` and ``args`` rebuild the network with :func:`neuralab.models.build_model`;
 ``preprocess`` (:class:`neuralab.data.preprocess.Preprocess`) turns uint8 images into its input;
-``classes[i]`` names output ``i``. An experiment fills the record in from its config with the
-``describe`` function it is registered with; the runner writes it when the run starts.
+``classes[i]`` names output ``i``.
+
+A NumPy-engine run says ``"engine": "numpy"``: ``model``/``args`` then go to
+:func:`neuralab.scratch.models.build`, ``weights`` is an ``.npz`` and ``preprocess`` holds the
+settings of a :class:`neuralab.scratch.inputs.VectorInputs` whose fitted statistics (e.g. the
+training mean image) are in the ``.npz`` named by its ``"arrays"`` entry.
+
+An experiment fills the record in from its config with the ``describe`` function it is
+registered with, and the runner writes it when the run starts; the NumPy experiments write
+theirs when they finish (:func:`neuralab.experiments.scratch_common.save_model`), since the
+statistics are fitted on the training images.
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ class ModelRecord:
     dataset_options: dict[str, Any] = field(default_factory=dict)  # of neuralab.data.load
     weights: str = "checkpoint/model.safetensors"
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. the OCR crop settings
+    engine: str = "torch"  # or "numpy" (neuralab.scratch)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -41,5 +51,5 @@ class ModelRecord:
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> ModelRecord:
         known = {k: doc[k] for k in ("model", "args", "classes", "preprocess", "dataset",
-                                     "dataset_options", "weights", "extra") if k in doc}
+                                     "dataset_options", "weights", "extra", "engine") if k in doc}
         return cls(**known)

@@ -35,6 +35,7 @@ class LoadedRun:
     options: dict
     classes: list[str] | None = None
     config: Any = None  # the experiment's config dataclass, as the run saved it
+    engine: str = "torch"  # "numpy": model is a neuralab.scratch network, preprocess gives rows
 
 
 def _cifar_rebuild(cfg) -> dict[str, Any]:
@@ -89,8 +90,32 @@ def _model_record(run_dir: Path, exp, cfg, data_dir):
     return None
 
 
+def _load_numpy(run_dir: Path, experiment: str, record, cfg) -> LoadedRun:
+    """A NumPy-engine run: its network (:func:`neuralab.scratch.models.build`) with the saved
+    parameters, and its fitted :class:`~neuralab.scratch.inputs.VectorInputs`."""
+    from neuralab.scratch.inputs import VectorInputs
+    from neuralab.scratch.models import build
+    from neuralab.scratch.training import load_weights
+
+    weights = run_dir / record.weights
+    arrays = run_dir / str(record.preprocess.get("arrays", ""))
+    for path in (weights, arrays):
+        if not path.is_file():
+            raise NeuralabError(f"{run_dir} has no {path.relative_to(run_dir)}; the run did "
+                                "not finish, so it has no trained network to load")
+    model = build(record.model, **record.args)
+    load_weights(model, weights)
+    return LoadedRun(run_dir, experiment, model, VectorInputs.load(arrays), record.dataset,
+                     dict(record.dataset_options), list(record.classes), cfg, engine="numpy")
+
+
 def _load_recorded(run_dir: Path, experiment: str, record, cfg) -> LoadedRun:
     """The model of ``record`` built by the model registry, with the run's weights."""
+    if record.engine == "numpy":
+        return _load_numpy(run_dir, experiment, record, cfg)
+    if record.engine != "torch":
+        raise NeuralabError(f"{run_dir / 'model.json'}: unknown engine {record.engine!r} "
+                            "(torch or numpy)")
     from neuralab.data.preprocess import Preprocess
     from neuralab.models import build_model
     from neuralab.train.checkpoint import MODEL_FILE, find_checkpoint, load_weights
@@ -118,7 +143,9 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     Returns a :class:`LoadedRun`: ``model`` in eval mode with the run's weights, ``classes``
     (names of its outputs), ``preprocess`` (uint8 images ``[N, H, W, C]`` -> the model's
     input), ``config`` (the experiment's config as the run saved it). The model is rebuilt
-    from the run's ``model.json`` (:mod:`neuralab.experiments.record`) when it has one.
+    from the run's ``model.json`` (:mod:`neuralab.experiments.record`) when it has one. For a
+    NumPy-engine run (``engine == "numpy"``) ``model`` is a :mod:`neuralab.scratch` network
+    (``model(rows) -> scores``) and ``preprocess`` gives its float32 rows ``[N, D]``.
     """
     from neuralab.experiments import get_experiment
     from neuralab.experiments.runner import read_run_config
@@ -156,3 +183,30 @@ def load_run(run_dir: str | Path) -> LoadedRun:
         classes = imagenet_classes()
     return LoadedRun(run_dir, exp.name, model, spec["preprocess"], spec["dataset"],
                      spec["options"], classes, cfg)
+
+
+def _same_config(run_dir: Path, config: dict, seed: int) -> bool:
+    """Whether the run in ``run_dir`` has ``config`` (compared as JSON: tuples are saved as
+    lists) and ``seed``."""
+    import json
+
+    from neuralab.io import read_json
+
+    try:
+        saved = read_json(run_dir / "config.json")
+    except NeuralabError:
+        return False
+    return (isinstance(saved, dict) and saved.get("config") == json.loads(json.dumps(config))
+            and saved.get("seed", 0) == seed)
+
+
+def matching_runs(out_root: str | Path, experiment: str, config: dict, seed: int,
+                  ) -> tuple[list[Path], Path | None]:
+    """The runs of ``experiment`` under ``out_root`` with this ``config`` (as
+    ``config_to_dict`` gives it) and ``seed``: ``(finished ones, oldest first; the newest
+    unfinished one, which ``--resume`` can continue, or None)``."""
+    runs = sorted(p.parent for p in (Path(out_root) / experiment).glob("*/config.json"))
+    same = [r for r in runs if _same_config(r, config, seed)]
+    finished = [r for r in same if (r / "metrics.json").is_file()]
+    unfinished = next((r for r in reversed(same) if not (r / "metrics.json").is_file()), None)
+    return finished, unfinished

@@ -45,17 +45,15 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
-from neuralab.data.splits import stratified_subset
+from neuralab.data import is_folder_name, load_options, stratified_subset, validation_split
 from neuralab.errors import NeuralabError
 from neuralab.experiments.registry import RunResult, Target, experiment
 from neuralab.experiments.scratch_common import (
     confusion_report,
     fit_checkpoint,
-    load_images,
     refuse_resume,
     rounded,
-    to_vectors,
-    validation_split,
+    save_model,
     with_threads,
 )
 from neuralab.scratch import (
@@ -68,6 +66,7 @@ from neuralab.scratch import (
     lr_at,
     steps_per_epoch,
 )
+from neuralab.scratch.inputs import VectorInputs
 from neuralab.viz import plot_curves
 from neuralab.viz.common import new_figure
 from neuralab.viz.weights import plot_weights
@@ -80,19 +79,12 @@ JPEG_NOTE = ("Data: the CIFAR-10 JPEG copy (a lossy re-encoding of the official 
 # --------------------------------------------------------------------------- data
 
 
-def _channel_stats(x: np.ndarray, channels: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and std of CHW-flattened rows, broadcast back to ``[D]`` vectors."""
-    per = x.reshape(len(x), channels, -1)
-    mean = per.mean(axis=(0, 2), dtype=np.float64)
-    std = per.std(axis=(0, 2), dtype=np.float64)
-    reps = per.shape[2]
-    return (np.repeat(mean, reps).astype(np.float32), np.repeat(std, reps).astype(np.float32))
-
-
 def prepare_inputs(train_images: np.ndarray, others: list[np.ndarray], mode: str,
-                   channels_first: bool = True) -> tuple[np.ndarray, list[np.ndarray]]:
+                   channels_first: bool = True,
+                   ) -> tuple[np.ndarray, list[np.ndarray], VectorInputs]:
     """Float32 rows for the training images and the other splits, normalised with statistics
-    of the training images only.
+    of the training images only, and the fitted :class:`~neuralab.scratch.inputs.VectorInputs`
+    that maps any image to its row.
 
     ``mean_image`` (UvA ``cifar10_utils``, HLCV ``get_CIFAR10_data``): raw 0..255 values minus
     the per-pixel mean image. ``standardize``: values in [0, 1], minus the per-channel mean,
@@ -100,22 +92,12 @@ def prepare_inputs(train_images: np.ndarray, others: list[np.ndarray], mode: str
     """
     if mode not in ("mean_image", "standardize"):
         raise NeuralabError(f"unknown preprocessing {mode!r}; use mean_image or standardize")
-    scale = 1.0 if mode == "mean_image" else 1.0 / 255
-    x_train = to_vectors(train_images, channels_first=channels_first, scale=scale)
-    rest = [to_vectors(im, channels_first=channels_first, scale=scale) for im in others]
-    if mode == "mean_image":
-        mean = x_train.mean(axis=0, dtype=np.float64).astype(np.float32)
-        x_train -= mean
-        for x in rest:
-            x -= mean
-    else:
-        if not channels_first:
-            raise NeuralabError("standardize expects CHW-flattened rows")
-        mean, std = _channel_stats(x_train)
-        for x in (x_train, *rest):
-            x -= mean
-            x /= std
-    return x_train, rest
+    _, size, _, channels = train_images.shape
+    blank = VectorInputs(size=size, channels=channels, channels_first=channels_first,
+                         scale=1.0 if mode == "mean_image" else 1.0 / 255)
+    fitted = (blank.fit_mean_image(train_images) if mode == "mean_image"
+              else blank.fit_standardize(train_images))
+    return fitted(train_images), [fitted(im) for im in others], fitted
 
 
 def flip_rows(x: np.ndarray, shape=(3, 32, 32)) -> np.ndarray:
@@ -186,7 +168,7 @@ class Inputs:
     def __init__(self, cfg: MLPScratchConfig, train_images: np.ndarray,
                  test_images: np.ndarray, log) -> None:
         mode = "standardize" if cfg.preprocessing == "pca_whiten" else cfg.preprocessing
-        x_tr, (x_te,) = prepare_inputs(train_images, [test_images], mode)
+        x_tr, (x_te,), self.vectors = prepare_inputs(train_images, [test_images], mode)
         self.flip, self.train_flipped, self.whitening = cfg.flip, None, None
         if cfg.preprocessing == "pca_whiten":
             w = Whitening.fit(x_tr, cfg.pca_components, cfg.whiten_eps, cfg.pca_fit_samples)
@@ -197,6 +179,7 @@ class Inputs:
                 self.train_flipped = w(flip_rows(x_tr))
             x_tr, x_te = w(x_tr), w(x_te)
             self.whitening = w
+            self.vectors = self.vectors.with_whitening(w.mean, w.projection)
         self.train, self.test = x_tr, x_te
 
     def batch(self, xb: np.ndarray, idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -266,7 +249,8 @@ def run_mlp_scratch(cfg: MLPScratchConfig, ctx, title: str, notes: str) -> RunRe
                             "standardize or pca_whiten")
     # an unknown schedule name fails here, before the data is read
     lr_at(cfg.lr_schedule, cfg.learning_rate, cfg.warmup_steps, cfg.max_steps)
-    data = load_images(ctx, cfg.dataset, size=32, mode="RGB")
+    options = load_options(cfg.dataset, native="cifar10", size=32, mode="RGB")
+    data = ctx.load_data(cfg.dataset, **options)
     train = stratified_subset(data.splits["train"], cfg.train_subset)
     test = stratified_subset(data.splits["test"], cfg.test_subset, setting="test_subset")
     inputs = Inputs(cfg, train.images, test.images, ctx.log)
@@ -330,6 +314,7 @@ def run_mlp_scratch(cfg: MLPScratchConfig, ctx, title: str, notes: str) -> RunRe
     ctx.save_plot(plot_weights(first_linear, (3, 32, 32), channels_first=True, ncols=10,
                                max_units=50, title=f"{title}: first-layer weights"),
                   "weights")
+    save_model(ctx, model, inputs.vectors, data.classes, cfg.dataset, options)
     return RunResult(metrics=rounded(metrics), history=first["history"], tables=tables,
                      notes=notes)
 
@@ -489,9 +474,11 @@ class _TorchTwin:
 
 
 def _hlcv_splits(ctx, cfg: TwoLayerConfig):
-    data = load_images(ctx, cfg.dataset, size=32, mode="RGB")
-    train, val = validation_split(data, cfg.dataset, cfg.num_validation, "num_validation")
-    return (data, stratified_subset(train, cfg.train_subset), val,
+    options = load_options(cfg.dataset, native="cifar10", size=32, mode="RGB")
+    data = ctx.load_data(cfg.dataset, **options)
+    train, val = validation_split(data, cfg.num_validation, "num_validation",
+                                  user_folder=is_folder_name(cfg.dataset))
+    return (options, data, stratified_subset(train, cfg.train_subset), val,
             stratified_subset(data.splits["test"], cfg.test_subset, setting="test_subset"))
 
 
@@ -509,9 +496,9 @@ def run_cifar10_twolayer_scratch(cfg: TwoLayerConfig, ctx) -> RunResult:
         raise NeuralabError(f"unknown loss {cfg.loss!r}; use bce or softmax")
     if cfg.twin:
         refuse_resume(ctx, "its PyTorch twin (twin=true) is not checkpointed")
-    data, train, val, test = _hlcv_splits(ctx, cfg)
-    x_tr, (x_val, x_te) = prepare_inputs(train.images, [val.images, test.images], "mean_image",
-                                         channels_first=False)
+    options, data, train, val, test = _hlcv_splits(ctx, cfg)
+    x_tr, (x_val, x_te), vectors = prepare_inputs(train.images, [val.images, test.images],
+                                                  "mean_image", channels_first=False)
     y_tr, y_val, y_te = train.labels, val.labels, test.labels
     rng = np.random.default_rng(ctx.seed)
     model = MLP(x_tr.shape[1], [cfg.hidden_size], len(data.classes), activation="relu",
@@ -591,4 +578,5 @@ def run_cifar10_twolayer_scratch(cfg: TwoLayerConfig, ctx) -> RunResult:
     ctx.save_plot(plot_weights(model.linears[0].params["weight"], (32, 32, 3), ncols=10,
                                max_units=50, title="two-layer net: first-layer weights"),
                   "weights")
+    save_model(ctx, model, vectors, data.classes, cfg.dataset, options)
     return RunResult(metrics=rounded(metrics), history=history, tables=tables, notes=notes)

@@ -1,6 +1,7 @@
 """Pieces the NumPy-engine (``neuralab.scratch``) experiments share besides the training loop
-(which is :func:`neuralab.scratch.fit`): BLAS threads, images to vectors, the checkpoint of a
-fit (or the refusal of ``--resume``), the end-of-run confusion report and metric rounding.
+(which is :func:`neuralab.scratch.fit`): BLAS threads, the checkpoint of a fit (or the refusal
+of ``--resume``), the trained model recorded for :func:`neuralab.load_run`, the end-of-run
+confusion report and metric rounding.
 
 No torch here: the scratch experiments train with the NumPy engine only (the HLCV twin imports
 torch itself, inside its own run function).
@@ -79,20 +80,6 @@ def fit_checkpoint(ctx, name: str = "fit") -> dict:
     return {"checkpoint": ctx.checkpoint_dir / f"{name}.npz", "resume": ctx.resume}
 
 
-def to_vectors(images: np.ndarray, *, channels_first: bool = False, scale: float = 1.0 / 255,
-               dtype=np.float32) -> np.ndarray:
-    """uint8 images ``[N, H, W, C]`` -> float rows ``[N, H*W*C]`` times ``scale``.
-
-    ``channels_first=True`` flattens in ``C, H, W`` order (as UvA's ``cifar10_utils`` does after
-    its NCHW transpose); otherwise in ``H, W, C`` order (grey images: row-major pixels).
-    """
-    x = images.transpose(0, 3, 1, 2) if channels_first else images
-    out = np.ascontiguousarray(x.reshape(len(x), -1), dtype=dtype)
-    if scale != 1.0:
-        out *= out.dtype.type(scale)
-    return out
-
-
 def confusion_report(ctx, y_true: np.ndarray, y_pred: np.ndarray, classes: list[str],
                      title: str, plot_name: str = "confusion", k: int = 10,
                      ) -> dict[str, list[dict]]:
@@ -128,27 +115,24 @@ def rounded(metrics: dict[str, Any], digits: int = 6) -> dict[str, Any]:
             for k, v in metrics.items()}
 
 
-def load_images(ctx, dataset: str, *, size: int, mode: str):
-    """``ctx.load_data(dataset)`` for a registered dataset; a user's image folder (``--set
-    dataset=PATH``) is read at ``size`` x ``size`` in ``mode`` ("RGB" or "L"), the shape the
-    experiment's network takes."""
-    from neuralab.data.registry import is_folder_name
+def save_model(ctx, model, inputs, classes: list[str], dataset: str,
+               dataset_options: dict[str, Any] | None = None) -> None:
+    """Record a trained NumPy network in the run folder, so that :func:`neuralab.load_run` and
+    ``neuralab predict`` can use it: ``checkpoint/model.npz`` (its parameters and how to build
+    it), ``checkpoint/inputs.npz`` (the fitted :class:`~neuralab.scratch.inputs.VectorInputs`
+    that turns images into its rows) and ``model.json`` (``"engine": "numpy"``; see
+    :mod:`neuralab.experiments.record`)."""
+    from neuralab.experiments.record import MODEL_FILE, ModelRecord
+    from neuralab.io import write_json
+    from neuralab.scratch.models import spec_of
+    from neuralab.scratch.training import save_weights
 
-    if is_folder_name(dataset):
-        return ctx.load_data(dataset, size=size, mode=mode)
-    return ctx.load_data(dataset)
-
-
-def validation_split(data, dataset: str, n: int, setting: str):
-    """``(train, val)``: the dataset's own validation split when it has one (an image folder's
-    recorded cut), else about ``n`` training examples held out (at most a tenth of a user's
-    folder)."""
-    from neuralab.data.registry import is_folder_name
-    from neuralab.data.splits import hold_out
-
-    train = data.splits["train"]
-    if "val" in data.splits:
-        return train, data.splits["val"]
-    if is_folder_name(dataset):
-        n = min(n, max(len(train.labels) // 10, len(data.classes)))
-    return hold_out(train, n, setting=setting)
+    name, args = spec_of(model)
+    weights = save_weights(model, ctx.checkpoint_dir / "model.npz", name=name, args=args)
+    vectors = inputs.save(ctx.checkpoint_dir / "inputs.npz")
+    record = ModelRecord(
+        model=name, args=args, classes=list(classes), engine="numpy",
+        preprocess={**inputs.to_dict(), "arrays": str(vectors.relative_to(ctx.out_dir))},
+        dataset=dataset, dataset_options=dict(dataset_options or {}),
+        weights=str(weights.relative_to(ctx.out_dir)))
+    write_json(ctx.out_dir / MODEL_FILE, record.to_dict())

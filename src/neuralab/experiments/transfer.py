@@ -138,11 +138,11 @@ def random_view(x: torch.Tensor, generator: torch.Generator | None = None) -> to
 def _load_options(cfg: TransferConfig | ScratchConfig) -> dict[str, Any]:
     """``data.load`` options of ``cfg.dataset``: CIFAR-10 as stored, Flowers-17 and a user's
     image folder at the backbone's resolution (a folder as RGB)."""
-    if cfg.dataset == "cifar10":
-        return {}
-    if cfg.dataset == "flowers17":
+    from neuralab.data import load_options
+
+    if cfg.dataset == "flowers17":  # stored at full size: read at the backbone's
         return {"size": cfg.resolution}
-    return {"size": cfg.resolution, "mode": "RGB"}
+    return load_options(cfg.dataset, native="cifar10", size=cfg.resolution, mode="RGB")
 
 
 def _num_classes(cfg: TransferConfig | ScratchConfig, data_dir=None) -> int:
@@ -449,7 +449,7 @@ def run_flowers_scratch(cfg: ScratchConfig, ctx) -> RunResult:
     from neuralab.models.transfer import ScratchCNN, count_trainable
 
     torch.manual_seed(ctx.seed)
-    from neuralab.experiments.scratch_common import validation_split
+    from neuralab.data import is_folder_name, validation_split
 
     data = ctx.load_data(cfg.dataset, **_load_options(cfg))
     prep = _scratch_preprocess(cfg.resolution)
@@ -462,7 +462,8 @@ def run_flowers_scratch(cfg: ScratchConfig, ctx) -> RunResult:
     def eval_tf(x, _g):
         return prep(x)
 
-    train, val = validation_split(data, cfg.dataset, len(data["train"].labels), "val")
+    train, val = validation_split(data, len(data["train"].labels), "val",
+                                  user_folder=is_folder_name(cfg.dataset))
     splits = {"train": train, "val": val, "test": data["test"]}
     loaders = {s: TensorLoader(v.images, v.labels, 100, transform=eval_tf, device=ctx.device)
                for s, v in splits.items()}

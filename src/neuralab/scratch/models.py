@@ -102,3 +102,33 @@ class Autoencoder(Sequential):
         for layer in self.layers[:n_enc]:
             x = layer.forward(x)
         return x
+
+
+MODELS = {"mlp": MLP, "autoencoder": Autoencoder}
+"""The networks :func:`build` makes by name (a saved run records one of these names)."""
+
+
+def spec_of(model: Module) -> tuple[str, dict]:
+    """``(name, args)`` that :func:`build` turns back into a network of ``model``'s shape
+    (initial weights aside): e.g. ``("mlp", {"n_inputs": 3072, "hidden_units": [100],
+    "n_classes": 10, "activation": "elu"})``."""
+    if isinstance(model, MLP):
+        return "mlp", {"n_inputs": model.n_inputs, "hidden_units": list(model.hidden_units),
+                       "n_classes": model.n_classes, "activation": model.activation,
+                       "dtype": model.dtype.name}
+    if isinstance(model, Autoencoder):
+        return "autoencoder", {"n_inputs": model.n_inputs,
+                               "hidden_units": list(model.hidden_units),
+                               "dtype": model.dtype.name}
+    raise NeuralabError(f"cannot record a {type(model).__name__}; known networks: "
+                        f"{', '.join(MODELS)}")
+
+
+def build(name: str, **args) -> Module:
+    """The network ``name`` of :data:`MODELS` built with ``args`` (see :func:`spec_of`)."""
+    if name not in MODELS:
+        raise NeuralabError(f"unknown NumPy network {name!r}; known: {', '.join(MODELS)}")
+    try:
+        return MODELS[name](**args)
+    except TypeError as err:
+        raise NeuralabError(f"cannot build the NumPy network {name} from {args}: {err}") from None

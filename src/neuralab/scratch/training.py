@@ -302,6 +302,26 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, 
     return arrays, meta
 
 
+def save_weights(model, path: str | Path, **meta: Any) -> Path:
+    """Write ``model.params`` (and the JSON-able ``meta``, e.g. how to build it) to ``path``
+    (``.npz``) atomically; :func:`load_weights` reads them back."""
+    return save_checkpoint(path, {f"param.{k}": p for k, p in model.params.items()}, meta)
+
+
+def load_weights(model, path: str | Path) -> dict[str, Any]:
+    """Copy the parameters :func:`save_weights` wrote into ``model`` (same names and shapes,
+    else a one-line error); returns the saved ``meta``."""
+    arrays, meta = load_checkpoint(path)
+    for k, p in model.params.items():
+        saved = arrays.get(f"param.{k}")
+        if saved is None or saved.shape != p.shape:
+            raise NeuralabError(f"the weights {path} do not fit this network (parameter {k}: "
+                                f"{None if saved is None else list(saved.shape)} saved, "
+                                f"{list(p.shape)} expected)")
+        p[...] = saved
+    return meta
+
+
 def _fit_state(model, optimizer, stream: BatchStream, gen: np.random.Generator,
                result: FitResult, extra: dict[str, Any]) -> tuple[dict, dict]:
     arrays = {f"param.{k}": p for k, p in model.params.items()}
