@@ -28,6 +28,7 @@ import statistics
 import sys
 from pathlib import Path
 
+from neuralab.errors import NeuralabError
 from neuralab.experiments import get_experiment
 from neuralab.experiments.config import config_to_dict
 from neuralab.experiments.runner import run_experiment
@@ -141,4 +142,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except NeuralabError as err:  # missing data, a bad setting: one line, exit 2
+        print(f"precision_accuracy: error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -343,7 +343,9 @@ def test_numpy_runs_checkpoint_and_resume_to_the_same_result(tmp_path):
 def test_uva_seeds_keep_only_the_headline_checkpoint(tmp_path, fake_data):
     run_dir, _ = _run("cifar10-mlp-scratch", tmp_path, max_steps=4, eval_freq=2,
                       batch_size=50, seeds=3)
-    assert sorted(p.name for p in (run_dir / "checkpoint").iterdir()) == ["fit_seed_0.npz"]
+    # the headline seed's fit checkpoint, and its network and input statistics for load_run
+    assert sorted(p.name for p in (run_dir / "checkpoint").iterdir()) == [
+        "fit_seed_0.npz", "inputs.npz", "model.npz"]
 
 
 def test_twolayer_with_its_twin_refuses_resume_in_one_line(tmp_path, fake_data):

@@ -110,7 +110,7 @@ def test_each_builder_registers_itself_beside_its_definition():
               "resnet18": transfer.resnet18_transfer}  # fmt: skip
     for name, builder in owners.items():
         assert REGISTRY[name].build is builder, name
-    assert list_models() == model_names() == list(REGISTRY)
+    assert list_models() == model_names() and set(model_names()) == set(REGISTRY)
     assert REGISTRY["lstm"].defaults == {"seq_length": 10, "input_dim": 1, "num_hidden": 128,
                                          "num_classes": 10}
     assert input_shape("resnet18") == (3, 224, 224)
@@ -147,3 +147,17 @@ def test_registering_a_name_twice_is_an_error(scratch_name):
     with pytest.raises(NeuralabError, match="'simple_cnn' is registered twice"):
         register_model("simple_cnn", input_shape=(3, 32, 32))(SimpleCNN)
     assert REGISTRY["simple_cnn"].build is SimpleCNN
+
+
+def test_torchvision_loads_only_when_a_backbone_is_used():
+    """``import neuralab.models`` (and so every command) does not pay torchvision's import;
+    the transfer models are listed anyway and load on first use."""
+    import subprocess
+    import sys
+
+    code = ("import sys, neuralab.models as m; assert 'torchvision' not in sys.modules; "
+            "assert 'resnet18' in m.model_names(); print(m.input_shape('scratch_cnn')); "
+            "assert 'torchvision' in sys.modules")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "(3, 112, 112)"

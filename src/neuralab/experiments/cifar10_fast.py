@@ -37,9 +37,10 @@ from neuralab.experiments.registry import RunResult, Target, experiment
 from neuralab.train import Trainer, TrainSettings, compute_loss_and_accuracy, image_transform
 from neuralab.train.loader import AlternatingFlip
 
-# issue 10: a float32 CPU port of airbench94_muon measured 90.65% (TTA) on the JPEG copy in
-# 2,162 s on this 2-core CPU; the flagship must match it in <= 0.8x that time
-TIME_BUDGET_S = 0.8 * 2162
+# issue 19: at most 0.6x the time of a float32 CPU port of airbench94_muon on the same machine.
+# Measured side by side on 2026-12-07 (2-core Zen 4): the port took 1,756.2 s (90.51% TTA);
+# results/benchmarks/cifar10_fast_vs_airbench.json. (Issue 10's budget was 0.8 x 2,162 s.)
+TIME_BUDGET_S = 0.6 * 1756.2
 
 
 @dataclass
@@ -118,9 +119,9 @@ def describe(cfg: FastConfig, data_dir=None):
     "cifar10-fast", topic="cifar10-torch", config=FastConfig, describe=describe,
     handout="issue 10: CIFAR-10 speed flagship (airbench94_muon recipe)",
     target=Target("test_accuracy_tta", 0.9065,
-                  "issue 10: >= 90.65% test (TTA) on the JPEG copy in <= 0.8 x 2,162 s on the "
-                  "2-core CPU (a float32 CPU port of airbench94_muon); >= 94% on genuine "
-                  "CIFAR-10 on a GPU"),
+                  "issue 10/19: >= 90.65% test (TTA) on the JPEG copy, in <= 0.6x the time of "
+                  "a float32 CPU port of airbench94_muon on the same machine (time_budget_s); "
+                  ">= 94% on genuine CIFAR-10 on a GPU"),
 )
 def run_cifar10_fast(cfg: FastConfig, ctx) -> RunResult:
     """airbench94_muon's recipe through the neuralab Trainer (see the module docstring)."""

@@ -7,7 +7,9 @@
 
 Each builder registers itself with ``@register_model(name, input_shape=..., **defaults)``
 beside its definition (:mod:`neuralab.models.registry`); importing its module below is what
-registers it, so **a new model = one module + one import line here**. ``build_model(name,
+registers it, so **a new model = one module + one import line here** (or one
+``register_lazy`` line for a module that should load only when used, as the transfer
+backbones, which need torchvision). ``build_model(name,
 **kwargs)`` passes ``kwargs`` on to the builder, overriding the registered defaults. Every
 classifier takes ``num_classes`` (the handouts' ``n_classes`` works too).
 """
@@ -21,7 +23,7 @@ from neuralab.errors import NeuralabError
 # Importing a module registers its models; ``model_names()`` lists them in this order.
 # isort: off
 from neuralab.models import mlp, cnn, fastcnn, airbench, rnn  # noqa: F401
-from neuralab.models import autoencoder, transfer, charcnn  # noqa: F401
+from neuralab.models import autoencoder, charcnn  # noqa: F401
 # isort: on
 from neuralab.models.airbench import AirbenchNet
 from neuralab.models.autoencoder import Autoencoder
@@ -41,9 +43,15 @@ from neuralab.models.registry import (
     get_entry,
     get_model,
     list_models,
+    register_lazy,
     register_model,
 )
 from neuralab.models.rnn import LSTM, RNN_DEFAULTS, VanillaRNN
+
+# torchvision's backbones and the Flowers-17 scratch net: their module (and torchvision, about a
+# second to import) loads when one of them is first built or looked up
+register_lazy("neuralab.models.transfer", "resnet18", "squeezenet1_1", "efficientnet_lite0",
+              "scratch_cnn")
 
 
 def model_names() -> list[str]:
@@ -120,6 +128,7 @@ __all__ = [
     "input_shape",
     "list_models",
     "model_names",
+    "register_lazy",
     "register_model",
     "summary",
 ]

@@ -25,6 +25,7 @@ is accepted too (:func:`num_classes_arg`), also by :func:`build_model` over a re
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -50,6 +51,18 @@ class Entry:
 
 
 REGISTRY: dict[str, Entry] = {}
+_ORDER: list[str] = []  # every name, registered or lazy, in the order it was announced
+_LAZY: dict[str, str] = {}  # name -> the module whose import registers it
+
+
+def register_lazy(module: str, *names: str) -> None:
+    """Announce models that ``module`` registers, to be imported only when one of them is
+    first built or looked up (``neuralab.models.transfer`` needs torchvision, whose import
+    alone takes about a second; the other models do not pay for it)."""
+    for name in names:
+        if name not in _LAZY and name not in REGISTRY:
+            _LAZY[name] = module
+            _ORDER.append(name)
 
 
 def register_model(name: str, *, input_shape: tuple[int, ...], **defaults) -> Callable:
@@ -66,18 +79,22 @@ def register_model(name: str, *, input_shape: tuple[int, ...], **defaults) -> Ca
                                 f"({REGISTRY[name].build.__qualname__} and "
                                 f"{builder.__qualname__})")
         REGISTRY[name] = Entry(builder, tuple(input_shape), dict(defaults))
+        if name not in _ORDER:
+            _ORDER.append(name)
         return builder
 
     return register
 
 
 def list_models() -> list[str]:
-    """Registered model names, in registration order."""
-    return list(REGISTRY)
+    """Registered model names (lazy ones included), in registration order."""
+    return list(_ORDER)
 
 
 def get_entry(name: str) -> Entry:
     """The registry entry of ``name``; an unknown name is a one-line error listing them all."""
+    if name not in REGISTRY and name in _LAZY:
+        importlib.import_module(_LAZY[name])
     try:
         return REGISTRY[name]
     except KeyError:
