@@ -59,3 +59,28 @@ def test_whitening_bias_stops_training_after_its_epochs(cifar_blobs, tmp_path):
     state = torch.load(find_checkpoint(run_dir / "checkpoint") / "state.pt", weights_only=False)
     lrs = [g["lr"] for g in state["optimizer"]["param_groups"]]
     assert lrs[-1] == 0.0 and lrs[0] == 0.0  # both schedules reached their end
+
+
+def test_freezing_the_whitening_bias_after_its_epochs_changes_nothing(cifar_blobs, tmp_path,
+                                                                        monkeypatch):
+    """Once its learning rate is 0 the whitening bias stops getting gradients (the backward
+    pass then skips the whitening layer), and the run is exactly the run without that."""
+    from neuralab.experiments import cifar10_fast
+
+    settings = dict(widths="8,8,8", batch_size=100, epochs=3, whiten_bias_epochs=1,
+                    whiten_images=100)
+    frozen_at = []
+    real = cifar10_fast.FreezeAfter.on_step_end
+
+    def spy(self, trainer, loss):
+        real(self, trainer, loss)
+        if not self.param.requires_grad and not frozen_at:
+            frozen_at.append(trainer.step)
+
+    monkeypatch.setattr(cifar10_fast.FreezeAfter, "on_step_end", spy)
+    _, frozen = _run(tmp_path / "a", **settings)
+    monkeypatch.setattr(cifar10_fast.FreezeAfter, "on_step_end", lambda *a: None)
+    _, never = _run(tmp_path / "b", **settings)
+    assert frozen_at == [4]  # after the 4 steps of the first epoch
+    for key in ("test_accuracy", "test_loss", "test_accuracy_tta"):
+        assert frozen["metrics"][key] == never["metrics"][key], key
