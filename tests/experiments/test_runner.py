@@ -206,3 +206,17 @@ def test_time_to_target_is_the_first_history_row_that_meets_it():
     loss = Target("test_loss", 0.2, "x", higher_is_better=False)
     assert time_to_target(loss, [{"step": 5, "test_loss": 0.3}, {"step": 6, "test_loss": 0.1}]
                           ) == {"step": 6, "epoch": None, "time_s": None}
+
+
+def test_a_target_only_the_end_measures_is_met_at_the_end():
+    """cifar10-fast's TTA accuracy is measured once, after training: its time to target is
+    the run's wall time when it is met, and None when it is not."""
+    from neuralab.experiments.registry import Target
+    from neuralab.experiments.runner import final_time_to_target
+
+    tta = Target("test_accuracy_tta", 0.9065, "x")
+    metrics = {"steps": 213, "epochs": 8.52, "wall_time_s": 1048.48}
+    assert final_time_to_target(tta, 0.9099, metrics, 1200.0) == {
+        "step": 213, "epoch": 8.52, "time_s": 1048.48, "final": True}
+    assert final_time_to_target(tta, 0.9051, metrics, 1200.0) is None
+    assert final_time_to_target(tta, None, metrics, 1200.0) is None

@@ -342,6 +342,18 @@ def time_to_target(target, history: list[dict[str, Any]]) -> dict[str, Any] | No
     return None
 
 
+def final_time_to_target(target, value, metrics: dict[str, Any], wall: float,
+                         ) -> dict[str, Any] | None:
+    """For a target that only the end of the run measures (e.g. cifar10-fast's test-time
+    augmentation, absent from the history): the end of the run when it was met,
+    ``{"step", "epoch", "time_s", "final": True}`` (``time_s``: the run's wall time), else
+    None."""
+    if not isinstance(value, int | float) or not target.met(float(value)):
+        return None
+    return {"step": metrics.get("steps"), "epoch": metrics.get("epochs"),
+            "time_s": round(float(metrics.get("wall_time_s", wall)), 3), "final": True}
+
+
 def metrics_document(exp: Experiment, result: RunResult, ctx: RunContext, wall: float,
                      command: str, config: Any) -> dict:
     value = result.metrics.get(exp.target.metric)
@@ -353,7 +365,8 @@ def metrics_document(exp: Experiment, result: RunResult, ctx: RunContext, wall: 
         "value": value,
         "target": dataclasses.asdict(exp.target),
         "met": exp.target.met(value),
-        "time_to_target": time_to_target(exp.target, result.history),
+        "time_to_target": (time_to_target(exp.target, result.history)
+                           or final_time_to_target(exp.target, value, result.metrics, wall)),
         "metrics": result.metrics,
         # a resumed run reports its total training time when the experiment measured it
         "wall_time_s": round(float(result.metrics.get("wall_time_s", wall)), 3),
