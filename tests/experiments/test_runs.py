@@ -46,7 +46,8 @@ def test_each_experiment_says_how_its_model_is_rebuilt():
     spec = rebuild_spec(transfer, transfer.make_config({"resolution": "64"}))
     assert spec["dataset"] == "flowers17" and spec["options"] == {"size": 64}
     digits = get_experiment("digits-mlp-scratch")
-    with pytest.raises(NeuralabError, match="cannot rebuild the model of digits-mlp-scratch"):
+    with pytest.raises(NeuralabError, match="cannot rebuild the model of this digits-mlp-scratch "
+                       "run: it records no model.json"):
         rebuild_spec(digits, digits.make_config())
 
 

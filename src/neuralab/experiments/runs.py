@@ -67,8 +67,9 @@ def rebuild_spec(exp, cfg) -> dict[str, Any]:
         return module.rebuild(cfg)
     if hasattr(cfg, "model") and hasattr(cfg, "normalization"):
         return _cifar_rebuild(cfg)
-    raise NeuralabError(f"cannot rebuild the model of {exp.name} (its module {exp.module} has "
-                        f"no rebuild(config))")
+    raise NeuralabError(f"cannot rebuild the model of this {exp.name} run: it records no "
+                        "model.json (NumPy runs write theirs when they finish; runs from "
+                        "before model.json existed have none)")
 
 
 def _model_record(run_dir: Path, exp, cfg, data_dir):
@@ -98,7 +99,7 @@ def _load_numpy(run_dir: Path, experiment: str, record, cfg) -> LoadedRun:
     from neuralab.scratch.training import load_weights
 
     weights = run_dir / record.weights
-    arrays = run_dir / str(record.preprocess.get("arrays", ""))
+    arrays = run_dir / str(record.preprocess.get("arrays", "checkpoint/inputs.npz"))
     for path in (weights, arrays):
         if not path.is_file():
             raise NeuralabError(f"{run_dir} has no {path.relative_to(run_dir)}; the run did "

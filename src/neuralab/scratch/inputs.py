@@ -146,7 +146,8 @@ class VectorInputs:
                    **{k: arrays[k] for k in _ARRAYS if k in arrays})
 
     def __repr__(self) -> str:
-        steps = [k for k in _ARRAYS[:3] if getattr(self, k) is not None]
+        steps = [k for k in ("subtract", "divide") if getattr(self, k) is not None]
+        steps += ["whiten"] if self.projection is not None else []
         order = "CHW" if self.channels_first else "HWC"
         return (f"VectorInputs({self.size}x{self.size}x{self.channels} {order} rows x "
                 f"{self.scale:g}{''.join(f', {s}' for s in steps)} -> {self.n_inputs})")
