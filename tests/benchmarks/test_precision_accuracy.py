@@ -1,0 +1,50 @@
+"""benchmarks/precision_accuracy.py: one run per (experiment, precision, seed) cell, finished
+cells found again instead of retrained, and a summary with per-seed values and differences."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def pa():
+    spec = importlib.util.spec_from_file_location("precision_accuracy",
+                                                  BENCH / "precision_accuracy.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_cells_are_run_once_and_summarised(pa, tmp_path, monkeypatch, one_thread):
+    monkeypatch.setitem(pa.EXTRA, "digits-mlp-torch", {"epochs": "3"})
+    out, runs = tmp_path / "summary.json", tmp_path / "runs"
+    args = ["--experiments", "digits-mlp-torch", "--seeds", "0,1", "--precisions", "fp32,bf16",
+            "--runs", str(runs), "--out", str(out)]
+    assert pa.main(args) == 0
+    first = sorted(p.name for p in (runs / "digits-mlp-torch").iterdir())
+    assert len(first) == 4  # 2 precisions x 2 seeds
+    doc = json.loads(out.read_text())
+    row = doc["experiments"]["digits-mlp-torch"]
+    assert doc["complete"] is True and row["metric"] == "test_accuracy"
+    for precision in ("fp32", "bf16"):
+        cells = row[precision]["seeds"]
+        assert [c["seed"] for c in cells] == [0, 1] and row[precision]["n"] == 2
+        assert all(c["precision_used"] == precision for c in cells)
+        values = [c["value"] for c in cells]
+        assert row[precision]["mean"] == pytest.approx(sum(values) / 2, abs=1e-5)
+    assert row["bf16_minus_fp32"] == pytest.approx(row["bf16"]["mean"] - row["fp32"]["mean"],
+                                                   abs=1e-5)
+    assert pa.main(args) == 0  # everything is found: nothing is trained again
+    assert sorted(p.name for p in (runs / "digits-mlp-torch").iterdir()) == first
+
+
+def test_an_unknown_experiment_fails_before_any_training(pa, tmp_path):
+    from neuralab.errors import NeuralabError
+
+    with pytest.raises(NeuralabError, match="unknown experiment"):
+        pa.main(["--experiments", "no-such", "--runs", str(tmp_path)])
+    assert not any(tmp_path.iterdir())
