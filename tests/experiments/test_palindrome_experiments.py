@@ -2,6 +2,7 @@
 resumable sweep, and the dL/dh_t profile."""
 
 import json
+import os
 import time
 
 import numpy as np
@@ -103,7 +104,7 @@ class _Stop(Exception):
 def test_sweep_saves_cells_and_resume_skips_them(tmp_path, monkeypatch):
     exp = get_experiment("palindrome-sweep")
     cfg = exp.make_config({"seq_lengths": "5,8", "seeds": "2", "grad_seq_length": "5",
-                           "num_hidden": "8"})
+                           "num_hidden": "8", "workers": "1"})  # the tiny hook: in-process
     calls: list = []
     tiny = _tiny_cell(calls)
 
@@ -211,3 +212,24 @@ def test_an_absurd_learning_rate_is_divergence_in_a_single_run_and_a_result_in_a
         pal.train_model("rnn", 5, 0, cfg, show_progress=False)
     cell = pal.train_cell("rnn", 5, 0, cfg, "cpu")
     assert cell.row["diverged"] and cell.row["steps"] < 300
+
+
+def test_sweep_cells_trained_in_worker_processes_are_the_cells_trained_in_one(tmp_path):
+    """workers=2 trains two cells at a time, each in a process of its own: every cell is its
+    own seeded single-threaded training, so the table is the same as with workers=1."""
+    exp = get_experiment("palindrome-sweep")
+    settings = {"seq_lengths": "4,5", "seeds": "1", "grad_seq_length": "5", "num_hidden": "8",
+                "train_steps": "30", "eval_every": "10", "val_size": "64", "batch_size": "32",
+                "test_batches": "2", "grad_batch": "32"}
+    tables = {}
+    for workers in ("1", "2"):
+        run_dir, doc = run_experiment(exp, exp.make_config({**settings, "workers": workers}),
+                                      seed=0, device="cpu", out_root=tmp_path / workers,
+                                      command="neuralab run palindrome-sweep")
+        rows = read_csv(run_dir / "tables" / "cells.csv")
+        tables[workers] = [{k: v for k, v in r.items() if k != "wall_time_s"} for r in rows]
+        assert doc["metrics"]["cells"] == 4 and doc["metrics"]["workers"] == min(
+            int(workers), os.cpu_count() or 1)
+        assert len(list((run_dir / "cells").glob("*.json"))) == 4
+        assert not list((run_dir / "cells").glob("*.checkpoint"))
+    assert tables["1"] == tables["2"]
