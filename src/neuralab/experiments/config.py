@@ -166,6 +166,7 @@ FIELD_BOUNDS: dict[str, Bounds] = {
     "filters": Bounds(0, MAX_WIDTH),  # filter indices (past the layer's count: i mod count)
     "factors": POSITIVE, "balance_tau": NON_NEGATIVE, "gradcam_images": Bounds(0, 1_000),
     "n_maps": Bounds(1, 1_000), "num_threads": THREADS, "threads": THREADS,
+    "workers": Bounds(1, 64),
 }
 
 #: field name -> (fewest, most) values of a tuple field; the same in every config that has it.
