@@ -201,7 +201,7 @@ def test_numpy_experiments_take_a_folder_and_their_runs_predict(tmp_path, name, 
     assert all(abs(sum(t["probability"] for t in p["top"]) - 1) < 1e-5 for p in top)
 
 
-def test_viz_refuses_a_numpy_run_in_one_line(tmp_path, capsys):
+def test_viz_refuses_a_numpy_run_and_predict_a_damaged_one_in_one_line(tmp_path, capsys):
     exp = get_experiment("digits-mlp-scratch")
     run_dir, _ = run_experiment(exp, exp.make_config({"epochs": "1"}), device="cpu",
                                 out_root=tmp_path / "runs")
@@ -209,6 +209,12 @@ def test_viz_refuses_a_numpy_run_in_one_line(tmp_path, capsys):
     assert main(["viz", "filters", str(run_dir)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "NumPy network" in err
+    image = tmp_path / "digit.png"
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(image)
+    (run_dir / "checkpoint" / "inputs.npz").unlink()  # e.g. a run cut off before its end
+    assert main(["predict", str(run_dir), str(image)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "has no checkpoint/inputs.npz" in err
 
 
 def test_the_character_cnn_recipe_takes_a_folder_of_characters(tmp_path):
