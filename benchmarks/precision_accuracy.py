@@ -17,7 +17,9 @@ After every cell the summary is rewritten (atomically) to
 metric of each seed, its mean and sample std, the wall time per seed, and the bf16 - fp32
 difference of the means with the pooled seed spread beside it; ``complete`` says whether every
 requested cell is in. Hardware, versions, date and the command are recorded with it.
-``--only-summary`` rebuilds the file from the finished cells without training.
+``--only-summary`` rebuilds the file from the finished cells without training. The summary
+always covers the default experiments as well as the requested ones, so a sitting that trains
+only some of them keeps the others' finished cells in the table.
 """
 
 from __future__ import annotations
@@ -129,14 +131,15 @@ def main(argv: list[str] | None = None) -> int:
     for name in experiments:  # unknown names and settings fail before any training
         for precision in precisions:
             cell_config(name, precision)
+    table = list(dict.fromkeys([*DEFAULT_EXPERIMENTS, *experiments]))
     if not args.only_summary:
         for seed in seeds:  # seed by seed: a partial table still compares like with like
             for name in experiments:
                 for precision in precisions:
                     print(f"== {name} {precision} seed {seed}", file=sys.stderr, flush=True)
                     run_cell(name, precision, seed, args.runs, args.device)
-                    write_json(args.out, summarize(experiments, precisions, seeds, args.runs))
-    write_json(args.out, summarize(experiments, precisions, seeds, args.runs))
+                    write_json(args.out, summarize(table, precisions, seeds, args.runs))
+    write_json(args.out, summarize(table, precisions, seeds, args.runs))
     print(args.out)
     return 0
 

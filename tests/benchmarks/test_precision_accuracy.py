@@ -21,6 +21,7 @@ def pa():
 
 def test_cells_are_run_once_and_summarised(pa, tmp_path, monkeypatch, one_thread):
     monkeypatch.setitem(pa.EXTRA, "digits-mlp-torch", {"epochs": "3"})
+    monkeypatch.setattr(pa, "DEFAULT_EXPERIMENTS", ("digits-mlp-torch",))
     out, runs = tmp_path / "summary.json", tmp_path / "runs"
     args = ["--experiments", "digits-mlp-torch", "--seeds", "0,1", "--precisions", "fp32,bf16",
             "--runs", str(runs), "--out", str(out)]
@@ -40,6 +41,12 @@ def test_cells_are_run_once_and_summarised(pa, tmp_path, monkeypatch, one_thread
                                                    abs=1e-5)
     assert pa.main(args) == 0  # everything is found: nothing is trained again
     assert sorted(p.name for p in (runs / "digits-mlp-torch").iterdir()) == first
+    # a sitting for another experiment keeps the default experiments' finished cells
+    assert pa.main(["--experiments", "palindrome-rnn", "--seeds", "0,1", "--runs", str(runs),
+                    "--out", str(out), "--only-summary"]) == 0
+    doc = json.loads(out.read_text())
+    assert list(doc["experiments"]) == ["digits-mlp-torch", "palindrome-rnn"]
+    assert doc["experiments"]["digits-mlp-torch"] == row and doc["complete"] is False
 
 
 def test_an_unknown_experiment_fails_before_any_training(pa, tmp_path):

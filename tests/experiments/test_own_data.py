@@ -311,3 +311,41 @@ def test_a_finetuned_backbone_run_reloads_with_the_accuracy_it_measured(tmp_path
         pred = run.model(run.preprocess(torch.from_numpy(split.images))).argmax(1).numpy()
     assert np.mean(pred == split.labels) == pytest.approx(doc["metrics"]["test_accuracy"])
     assert len(neuralab.predict(run, [str(tests[0])], topk=1)) == 1
+
+
+#: experiments that train no PyTorch model through the Trainer (NumPy engine, or no training)
+NOT_TRAINER = {"digits-mlp-scratch", "chars-autoencoder-scratch", "chars-fc-lr-sweep",
+               "chars-fc-scratch", "chars-pca", "cifar10-mlp-scratch",
+               "cifar10-mlp-scratch-tuned", "cifar10-twolayer-scratch", "zebra-filters"}
+
+
+def test_every_trainer_experiment_has_the_precision_setting():
+    """``--set precision=fp32|bf16|auto`` exists wherever the Trainer trains (a new PyTorch
+    experiment without it fails here); the CIFAR convnets default to auto, the rest to fp32."""
+    import dataclasses
+
+    from neuralab.experiments import all_experiments
+
+    without = {e.name for e in all_experiments()
+               if "precision" not in {f.name for f in dataclasses.fields(e.config_cls)}}
+    assert without == NOT_TRAINER
+    auto = {e.name for e in all_experiments() if e.name not in NOT_TRAINER
+            and e.make_config().precision == "auto"}
+    assert auto == {"cifar10-vgg", "cifar10-preact-vgg13", "cifar10-simple-cnn",
+                    "cifar10-cnn-a", "cifar10-cnn-b", "cifar10-cnn-best", "cifar10-fast"}
+
+
+@pytest.mark.parametrize("name, settings", [
+    ("mnist-cnn", {"epochs": "1", "batch_size": "16", "widths": "8,8,8", "val_size": "9"}),
+    ("chars-fc-torch", {"epochs": "2", "batch_size": "8"}),
+])
+def test_the_character_recipes_train_in_the_precision_asked_for(tmp_path, name, settings):
+    from neuralab.train.trainer import cpu_has_bf16
+
+    _characters(tmp_path / "chars", n_train=12, n_test=3)
+    exp = get_experiment(name)
+    asked = "bf16" if cpu_has_bf16() else "auto"
+    cfg = exp.make_config({"dataset": str(tmp_path / "chars"), "precision": asked,
+                           **settings})
+    _, doc = run_experiment(exp, cfg, seed=0, device="cpu", out_root=tmp_path / "runs")
+    assert doc["metrics"]["precision"] == ("bf16" if cpu_has_bf16() else "fp32")

@@ -233,3 +233,20 @@ def test_sweep_cells_trained_in_worker_processes_are_the_cells_trained_in_one(tm
         assert len(list((run_dir / "cells").glob("*.json"))) == 4
         assert not list((run_dir / "cells").glob("*.checkpoint"))
     assert tables["1"] == tables["2"]
+
+
+def test_the_palindrome_runs_train_in_the_precision_asked_for(tmp_path, capsys):
+    """palindrome-rnn takes ``precision`` like every Trainer experiment and records what its
+    steps ran in; bf16 on a CPU without it is one line, exit 2."""
+    from neuralab.cli import main
+    from neuralab.train.trainer import cpu_has_bf16
+
+    exp = get_experiment("palindrome-rnn")
+    cfg = exp.make_config({"precision": "bf16" if cpu_has_bf16() else "fp32",
+                           "train_steps": "20", "eval_every": "10", "test_batches": "1"})
+    _, doc = run_experiment(exp, cfg, seed=0, device="cpu", out_root=tmp_path)
+    assert doc["metrics"]["precision"] == ("bf16" if cpu_has_bf16() else "fp32")
+    if not cpu_has_bf16():
+        assert main(["run", "palindrome-rnn", "--set", "precision=bf16", "--set",
+                     "train_steps=20", "--out", str(tmp_path)]) == 2
+        assert "needs a CPU with bfloat16" in capsys.readouterr().err

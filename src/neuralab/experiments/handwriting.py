@@ -306,6 +306,7 @@ class CharCNNConfig:
     eval_train: bool = True  # final loss/accuracy on the whole training split too
     calibrate_digits: bool = False  # ocr36: fit the digits' logit offset (calibrate_digit_bias)
     channels_last: bool = True  # NHWC memory layout
+    precision: str = "fp32"  # fp32 | bf16 | auto (CPU: bf16 where supported and faster)
 
 
 def _normalization(dataset: str, size: int) -> tuple[float, float]:
@@ -375,7 +376,8 @@ def train_char_cnn(cfg: CharCNNConfig, ctx, title: str, notes: str = "") -> RunR
     smoothing = cfg.label_smoothing
     trainer = Trainer(model, opt, train_loader, val_loader=loaders.get("val"),
                       loss_fn=lambda out, y: F.cross_entropy(out, y, label_smoothing=smoothing),
-                      scheduler=sched, settings=TrainSettings(max_epochs=cfg.epochs),
+                      scheduler=sched,
+                      settings=TrainSettings(max_epochs=cfg.epochs, precision=cfg.precision),
                       device=ctx.device, checkpoint_dir=ctx.checkpoint_dir, log=ctx.log)
     trainer.fit(resume=ctx.resume)
     result = classifier_result(ctx, trainer, loaders, classes, title,
@@ -728,6 +730,7 @@ class CharsFCConfig:
     summed_loss: bool = True  # hw5: lr x gradients summed over the batch (false: mean loss)
     train_subset: int | None = None  # about N training images, stratified (smoke tests)
     test_subset: int | None = None  # about N test (and N validation) images, stratified
+    precision: str = "fp32"  # fp32 | bf16 | auto (CPU: bf16 where supported and faster)
 
 
 def describe_fc(cfg: CharsFCConfig, data_dir=None):
@@ -772,7 +775,8 @@ def run_chars_fc(cfg: CharsFCConfig, ctx) -> RunResult:
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     trainer = Trainer(model, opt, train_loader, val_loader=loaders.get("val"),
                       loss_fn=_hw5_loss(cfg.batch_size) if cfg.summed_loss else F.cross_entropy,
-                      settings=TrainSettings(max_epochs=cfg.epochs, amp=False),
+                      settings=TrainSettings(max_epochs=cfg.epochs, amp=False,
+                                             precision=cfg.precision),
                       device=ctx.device, checkpoint_dir=ctx.checkpoint_dir, log=ctx.log)
     trainer.fit(resume=ctx.resume)
     notes = (f"hw5 Q3 network 1024-{cfg.hidden} sigmoid-{len(classes)} softmax in PyTorch, "

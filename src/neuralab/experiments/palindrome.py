@@ -81,6 +81,8 @@ class PalindromeTraining:
     test_batches: int = 10  # final accuracy: this many fresh batches (batch_size), own seed
     grad_batch: int = 512  # fresh sequences averaged in the dL/dh_t profile
     num_threads: int = 1  # CPU threads while training (small matrices: 1 is fastest); 0 = keep
+    precision: str = "fp32"  # fp32 | bf16 | auto; bf16 was not faster for these small
+    # matrices on one thread (2026-12-07), and fp32 is what the committed sweeps ran in
 
 
 @dataclass
@@ -210,7 +212,7 @@ def train_model(model_name: str, seq_length: int, seed: int, cfg: PalindromeTrai
         callbacks = [plateau, *([StopOnNonFinite()] if record_divergence else [])]
         settings = TrainSettings(max_steps=cfg.train_steps, eval_every=cfg.eval_every,
                                  grad_clip=cfg.max_norm, checkpoint_every=5 * cfg.eval_every,
-                                 show_progress=show_progress)
+                                 show_progress=show_progress, precision=cfg.precision)
         trainer = Trainer(model, optimizer, _train_stream(seq_length, seed, cfg),
                           val_loader=val, settings=settings, device=device,
                           checkpoint_dir=checkpoint_dir, log=log, callbacks=callbacks)
@@ -225,7 +227,7 @@ def train_model(model_name: str, seq_length: int, seed: int, cfg: PalindromeTrai
            "accuracy": round(final["accuracy"], 5), "test_loss": round(final["loss"], 5),
            "steps": trainer.step, "stopped_early": plateau.reached,
            "plateau_step": plateau.reached_step, "diverged": trainer.diverged,
-           "wall_time_s": round(wall, 2)}
+           "precision": trainer.precision, "wall_time_s": round(wall, 2)}
     if log:
         log(f"{model_name} T={seq_length} seed {seed}: accuracy {final['accuracy']:.4f} after "
             f"{trainer.step} steps ({wall:.1f} s){' [diverged]' if trainer.diverged else ''}")
@@ -297,7 +299,7 @@ def _run_single(model_name: str, cfg: PalindromeConfig, ctx) -> RunResult:
                                 ctx.device)
     ctx.save_plot(_gradient_figure(profile, cfg.seq_length), "grad_norms")
     metrics = {k: row[k] for k in ("accuracy", "test_loss", "steps", "stopped_early",
-                                   "plateau_step", "diverged")}
+                                   "plateau_step", "diverged", "precision")}
     metrics["train_time_s"] = row["wall_time_s"]
     metrics["test_samples"] = cfg.test_batches * cfg.batch_size
     verdict = (f"stopped at step {row['steps']} (held-out accuracy >= {cfg.plateau_accuracy} "
