@@ -36,7 +36,7 @@ def photo_run(tmp_path_factory):
     exp = get_experiment("cifar10-simple-cnn")
     cfg = exp.make_config({"dataset": str(photos), "epochs": "4", "eval_every": "none",
                            "patience": "none", "batch_size": "8", "learning_rate": "0.05",
-                           "gradcam_images": "0"})
+                           "gradcam_images": "0", "precision": "fp32"})  # same on every CPU
     torch.set_num_threads(1)
     run_dir, doc = run_experiment(exp, cfg, seed=0, device="cpu", out_root=root / "runs")
     return photos, run_dir, doc
