@@ -19,8 +19,30 @@ def test_the_plan_groups_by_handout_in_the_reports_order():
         "cifar10-simple-cnn", "cifar10-cnn-a", "cifar10-cnn-best", "zebra-filters"}
     visum = [exp.name for _, exp, _ in plan(["visum"])]
     assert "palindrome-rnn" in visum and "cifar10-vgg" in visum
-    seconds, cpu = dict((exp.name, est) for _, exp, est in steps)["cifar10-simple-cnn"]
-    assert seconds > 0 and cpu
+    est = dict((exp.name, est) for _, exp, est in steps)
+    assert est["cifar10-twolayer-scratch"].seconds > 0 and est["cifar10-twolayer-scratch"].cpu
+
+
+def test_the_estimate_says_when_the_committed_run_differs_from_todays_defaults(tmp_path):
+    from neuralab.commands.reproduce import estimate
+
+    exp = get_experiment("cifar10-vgg")
+    today = json.loads(json.dumps(config_to_dict(exp.make_config())))
+    doc = {"experiment": exp.name, "wall_time_s": 1209.9, "hardware": {"cpu": "AMD EPYC"},
+           "config": {**today, "precision": "fp32"}}
+    (tmp_path / "cifar10-vgg.json").write_text(json.dumps(doc))
+    est = estimate(exp, tmp_path)
+    assert (est.seconds, est.cpu, est.differs) == (1209.9, "AMD EPYC", {"precision": "fp32"})
+    assert est.describe() == "20m10s on AMD EPYC, ran with precision=fp32"
+    # a result promoted before the field existed ran in fp32 too
+    del doc["config"]["precision"]
+    (tmp_path / "cifar10-vgg.json").write_text(json.dumps(doc))
+    assert estimate(exp, tmp_path).differs == {"precision": "fp32"}
+    doc["config"] = today
+    (tmp_path / "cifar10-vgg.json").write_text(json.dumps(doc))
+    assert estimate(exp, tmp_path).describe() == "20m10s on AMD EPYC"
+    assert estimate(get_experiment("cifar10-fast"), tmp_path / "none").describe() == (
+        "unknown (no committed result)")
 
 
 def test_unknown_handout_is_one_line(capsys):

@@ -39,7 +39,7 @@ QUICK: dict[str, Any] = {
 
 
 def plan(courses: list[str]) -> list:
-    """``[(course, experiment, (estimated s, cpu))]`` for ``courses`` (all, with the
+    """``[(course, experiment, Estimate)]`` for ``courses`` (all, with the
     experiments of no handout, when empty): in the report's course order
     (:mod:`neuralab.report.handouts`), by the handout's task numbers within a course."""
     from neuralab.experiments import all_experiments
@@ -57,21 +57,52 @@ def plan(courses: list[str]) -> list:
             chosen.append(((course_order(where.course), where.task, exp.name), where.course,
                            exp))
     chosen.sort(key=lambda t: t[0])
-    return [(course, exp, estimate(exp.name)) for _, course, exp in chosen]
+    return [(course, exp, estimate(exp)) for _, course, exp in chosen]
 
 
-def estimate(name: str, results: Path = Path("results")) -> tuple[float | None, str]:
-    """``(seconds, hardware)`` of the committed result of ``name``, or ``(None, "")``."""
+@dataclasses.dataclass(frozen=True)
+class Estimate:
+    """How long an experiment took when its committed result was measured: ``seconds``
+    (None: no committed result), the ``cpu`` that measured it, and the settings in which that
+    run differs from today's defaults (``{"precision": "fp32"}``: the figure is then only a
+    guide, e.g. an upper bound where a default became faster)."""
+
+    seconds: float | None = None
+    cpu: str = ""
+    differs: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def describe(self) -> str:
+        if self.seconds is None:
+            return "unknown (no committed result)"
+        text = _duration(self.seconds) + (f" on {self.cpu}" if self.cpu else "")
+        if self.differs:
+            text += ", ran with " + " ".join(f"{k}={v}" for k, v in self.differs.items())
+        return text
+
+
+def estimate(exp, results: Path = Path("results"), overrides: dict | None = None) -> Estimate:
+    """The :class:`Estimate` of ``exp`` from ``results/NAME.json``, compared with the config
+    that ``overrides`` (default: none) gives today."""
+    import json
+
+    from neuralab.experiments.config import config_to_dict
     from neuralab.io import read_json
 
-    path = results / f"{name}.json"
+    path = results / f"{exp.name}.json"
     if not path.is_file():
-        return None, ""
+        return Estimate()
     try:
         doc = read_json(path)
-        return float(doc["wall_time_s"]), str(doc.get("hardware", {}).get("cpu", ""))
+        seconds, cpu = float(doc["wall_time_s"]), str(doc.get("hardware", {}).get("cpu", ""))
     except (NeuralabError, KeyError, TypeError, ValueError):
-        return None, ""
+        return Estimate()
+    today = json.loads(json.dumps(config_to_dict(exp.make_config(overrides or {}))))
+    committed = doc.get("config") or {}
+    differs = {k: committed[k] for k in today if k in committed and committed[k] != today[k]}
+    # a field added after the result was promoted ran as it did before it existed: fp32
+    if "precision" in today and "precision" not in committed and today["precision"] != "fp32":
+        differs["precision"] = "fp32"
+    return Estimate(seconds, cpu, differs)
 
 
 def quick_overrides(exp) -> dict[str, str]:
@@ -112,14 +143,18 @@ def run_reproduce(args: argparse.Namespace) -> int:
 
     steps = plan(args.handouts)
     out = Path(args.out)
-    total = sum(e[0] or 0 for _, _, e in steps)
+    total = sum(e.seconds or 0 for _, _, e in steps)
     say = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     say(f"plan: {len(steps)} experiments"
         + (" (--quick budgets)" if args.quick else f", about {_duration(total)} by their "
            "committed results"))
-    for i, (course, exp, (seconds, cpu)) in enumerate(steps, 1):
-        eta = "quick" if args.quick else _duration(seconds) + (f" on {cpu}" if cpu else "")
+    for i, (course, exp, est) in enumerate(steps, 1):
+        eta = "quick" if args.quick else est.describe()
         say(f"  {i:2d}. {course or '-':8s} {exp.name:28s} {eta}")
+    unknown = sum(e.seconds is None for _, _, e in steps)
+    if unknown and not args.quick:
+        say(f"  ({unknown} without a committed result are not in the estimate; one that ran "
+            "with other settings than today's defaults says which)")
     if args.dry_run:
         return 0
     started, outcomes = time.perf_counter(), []
