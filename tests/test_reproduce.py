@@ -1,6 +1,7 @@
 """``neuralab reproduce``: the plan, --quick budgets, skip / resume, and the report at the end."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -74,8 +75,17 @@ def test_reproduce_quick_runs_a_handout_then_skips_it_and_writes_the_report(
         quick = config_to_dict(exp.make_config(quick_overrides(exp)))
         assert doc["config"] == json.loads(json.dumps(quick))
     assert (out / "report.html").is_file()
+    summary = json.loads((out / "reproduce.json").read_text())
+    rows = summary["experiments"]
+    assert [r["experiment"] for r in rows] == names and summary["complete"] is True
+    walls = [json.loads((Path(r["run"]) / "metrics.json").read_text())["wall_time_s"]
+             for r in rows]
+    assert summary["runs_wall_time_s"] == pytest.approx(sum(walls), abs=0.1)
     # a second call finds every run finished with the same config and runs nothing
     assert main(["reproduce", "VISUM", "--quick", "--out", str(out), "--device", "cpu"]) == 0
     err = capsys.readouterr().err
     assert err.count("already finished with this config") == len(names)
     assert all(len(list((out / name).iterdir())) == 1 for name in names)
+    again = json.loads((out / "reproduce.json").read_text())
+    assert {r["outcome"] for r in again["experiments"]} == {"skipped: finished before"}
+    assert again["runs_wall_time_s"] == summary["runs_wall_time_s"]

@@ -7,7 +7,10 @@ time per experiment (its committed result's wall time, and the hardware that mea
 Then, in that order, each experiment runs with its default config, unless ``runs/`` already
 holds a finished run of the same config and seed (skipped) or an unfinished one (resumed).
 An experiment whose data is missing is reported and skipped; the others go on. The report of
-all runs (``runs/report.html``) comes last.
+all runs (``runs/report.html``) comes last. ``runs/reproduce.json`` is rewritten after every
+experiment: per planned experiment its outcome, run folder, headline value, target verdict and
+wall time, and their sum over the finished runs (``runs_wall_time_s``), which adds up the
+sittings of a reproduction that was interrupted and resumed.
 
 ``--quick`` checks the whole chain in minutes: every config field named in :data:`QUICK`
 gets a short budget (one epoch, a few hundred images, a few dozen steps), so the figures are
@@ -121,6 +124,42 @@ def _duration(seconds: float | None) -> str:
     return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s" if m else f"{s}s"
 
 
+def write_summary(out: Path, steps: list, outcomes: list, elapsed_s: float,
+                  args: argparse.Namespace) -> Path:
+    """Write ``out/reproduce.json`` (atomically): see the module docstring."""
+    import datetime as dt
+
+    from neuralab.io import read_json, write_json
+    from neuralab.system import hardware
+
+    done = {name: (outcome, run_dir) for name, outcome, run_dir in outcomes}
+    rows = []
+    for course, exp, est in steps:
+        outcome, run_dir = done.get(exp.name, ("not run yet", None))
+        row: dict[str, Any] = {"experiment": exp.name, "course": course, "outcome": outcome,
+                               "run": str(run_dir) if run_dir else None,
+                               "estimate_s": est.seconds}
+        if run_dir is not None:
+            doc = read_json(Path(run_dir) / "metrics.json")
+            row.update(metric=doc.get("metric"), value=doc.get("value"), met=doc.get("met"),
+                       wall_time_s=doc.get("wall_time_s"))
+        rows.append(row)
+    walls = [r["wall_time_s"] for r in rows if r.get("wall_time_s") is not None]
+    summary = {
+        "handouts": list(args.handouts) or "all", "quick": bool(args.quick),
+        "complete": all(r["run"] for r in rows),
+        "runs_wall_time_s": round(sum(walls), 1), "finished": len(walls),
+        "planned": len(rows), "targets_missed": [r["experiment"] for r in rows
+                                                 if r.get("met") is False],
+        "this_sitting_s": round(elapsed_s, 1),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "hardware": hardware(args.device if args.device != "auto" else "cpu"),
+        "command": "neuralab " + " ".join(sys.argv[1:]), "experiments": rows}
+    path = out / "reproduce.json"
+    write_json(path, summary)
+    return path
+
+
 def add_reproduce_parser(sub) -> None:
     p = sub.add_parser("reproduce", help="run every experiment of the named handouts, then "
                        "the report", description=__doc__.split("\n\n")[0])
@@ -168,6 +207,7 @@ def run_reproduce(args: argparse.Namespace) -> int:
         if finished:
             outcomes.append((exp.name, "skipped: finished before", finished[-1]))
             say(f"  already finished with this config: {finished[-1]}")
+            write_summary(out, steps, outcomes, time.perf_counter() - started, args)
             continue
         try:
             run_dir, doc = run_experiment(exp, config, seed=args.seed, device=args.device,
@@ -177,9 +217,11 @@ def run_reproduce(args: argparse.Namespace) -> int:
         except DataError as err:
             outcomes.append((exp.name, f"skipped: {err}", None))
             say(f"  skipped, its data is missing: {err}")
+            write_summary(out, steps, outcomes, time.perf_counter() - started, args)
             continue
         met = {True: "target met", False: "target missed", None: "no target value"}[doc["met"]]
         outcomes.append((exp.name, f"{'resumed, ' if resume else ''}{met}", run_dir))
+        write_summary(out, steps, outcomes, time.perf_counter() - started, args)
     say(f"done in {_duration(time.perf_counter() - started)}:")
     for name, outcome, _ in outcomes:
         say(f"  {name:28s} {outcome}")
