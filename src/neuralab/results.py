@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 from neuralab.errors import NeuralabError
 from neuralab.io import atomic_write_text, read_json, write_json
@@ -68,11 +69,17 @@ def _seed_entry(doc: dict) -> dict:
             "date": doc["date"]}
 
 
+def config_differences(a: dict | None, b: dict | None) -> dict[str, Any]:
+    """The fields both configs have whose values differ, with ``a``'s values (in ``a``'s
+    order): a field only one of them has (added to a config class later) is no difference."""
+    a, b = a or {}, b or {}
+    return {k: v for k, v in a.items() if k in b and v != b[k]}
+
+
 def same_recipe(a: dict | None, b: dict | None) -> bool:
     """Configs equal on every field both have: a field added to a config class later (with a
     default that keeps the old behaviour) does not make older runs another recipe."""
-    a, b = a or {}, b or {}
-    return all(a[k] == b[k] for k in a.keys() & b.keys())
+    return not config_differences(a, b)
 
 
 def merged_seeds(previous: dict | None, new: dict) -> dict[str, dict]:

@@ -83,13 +83,14 @@ class Estimate:
         return text
 
 
-def estimate(exp, results: Path = Path("results"), overrides: dict | None = None) -> Estimate:
-    """The :class:`Estimate` of ``exp`` from ``results/NAME.json``, compared with the config
-    that ``overrides`` (default: none) gives today."""
+def estimate(exp, results: Path = Path("results")) -> Estimate:
+    """The :class:`Estimate` of ``exp`` from ``results/NAME.json``, compared with its default
+    config today."""
     import json
 
     from neuralab.experiments.config import config_to_dict
     from neuralab.io import read_json
+    from neuralab.results import config_differences
 
     path = results / f"{exp.name}.json"
     if not path.is_file():
@@ -99,9 +100,9 @@ def estimate(exp, results: Path = Path("results"), overrides: dict | None = None
         seconds, cpu = float(doc["wall_time_s"]), str(doc.get("hardware", {}).get("cpu", ""))
     except (NeuralabError, KeyError, TypeError, ValueError):
         return Estimate()
-    today = json.loads(json.dumps(config_to_dict(exp.make_config(overrides or {}))))
+    today = json.loads(json.dumps(config_to_dict(exp.make_config())))
     committed = doc.get("config") or {}
-    differs = {k: committed[k] for k in today if k in committed and committed[k] != today[k]}
+    differs = config_differences(committed, today)
     # a field added after the result was promoted ran as it did before it existed: fp32
     if "precision" in today and "precision" not in committed and today["precision"] != "fp32":
         differs["precision"] = "fp32"
@@ -126,21 +127,21 @@ def _duration(seconds: float | None) -> str:
 
 def write_summary(out: Path, steps: list, outcomes: list, elapsed_s: float,
                   args: argparse.Namespace) -> Path:
-    """Write ``out/reproduce.json`` (atomically): see the module docstring."""
+    """Write ``out/reproduce.json`` (atomically): see the module docstring. ``outcomes``:
+    ``(name, outcome, run_dir, metrics document)`` of the experiments done so far."""
     import datetime as dt
 
-    from neuralab.io import read_json, write_json
-    from neuralab.system import hardware
+    from neuralab.io import write_json
+    from neuralab.system import hardware, resolve_device
 
-    done = {name: (outcome, run_dir) for name, outcome, run_dir in outcomes}
+    done = {name: (outcome, run_dir, doc) for name, outcome, run_dir, doc in outcomes}
     rows = []
     for course, exp, est in steps:
-        outcome, run_dir = done.get(exp.name, ("not run yet", None))
+        outcome, run_dir, doc = done.get(exp.name, ("not run yet", None, None))
         row: dict[str, Any] = {"experiment": exp.name, "course": course, "outcome": outcome,
                                "run": str(run_dir) if run_dir else None,
                                "estimate_s": est.seconds}
-        if run_dir is not None:
-            doc = read_json(Path(run_dir) / "metrics.json")
+        if doc is not None:
             row.update(metric=doc.get("metric"), value=doc.get("value"), met=doc.get("met"),
                        wall_time_s=doc.get("wall_time_s"))
         rows.append(row)
@@ -153,7 +154,7 @@ def write_summary(out: Path, steps: list, outcomes: list, elapsed_s: float,
                                                  if r.get("met") is False],
         "this_sitting_s": round(elapsed_s, 1),
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "hardware": hardware(args.device if args.device != "auto" else "cpu"),
+        "hardware": hardware(resolve_device(args.device)),
         "command": "neuralab " + " ".join(sys.argv[1:]), "experiments": rows}
     path = out / "reproduce.json"
     write_json(path, summary)
@@ -179,6 +180,7 @@ def run_reproduce(args: argparse.Namespace) -> int:
     from neuralab.experiments.config import config_to_dict
     from neuralab.experiments.runner import run_experiment
     from neuralab.experiments.runs import matching_runs
+    from neuralab.io import read_json
 
     steps = plan(args.handouts)
     out = Path(args.out)
@@ -205,7 +207,8 @@ def run_reproduce(args: argparse.Namespace) -> int:
         say(f"[{i}/{len(steps)}] {exp.name} ({_duration(time.perf_counter() - started)} "
             f"elapsed)")
         if finished:
-            outcomes.append((exp.name, "skipped: finished before", finished[-1]))
+            outcomes.append((exp.name, "skipped: finished before", finished[-1],
+                             read_json(finished[-1] / "metrics.json")))
             say(f"  already finished with this config: {finished[-1]}")
             write_summary(out, steps, outcomes, time.perf_counter() - started, args)
             continue
@@ -215,20 +218,20 @@ def run_reproduce(args: argparse.Namespace) -> int:
                                           resume_dir=resume,
                                           command=f"neuralab reproduce ({exp.name})")
         except DataError as err:
-            outcomes.append((exp.name, f"skipped: {err}", None))
+            outcomes.append((exp.name, f"skipped: {err}", None, None))
             say(f"  skipped, its data is missing: {err}")
             write_summary(out, steps, outcomes, time.perf_counter() - started, args)
             continue
         met = {True: "target met", False: "target missed", None: "no target value"}[doc["met"]]
-        outcomes.append((exp.name, f"{'resumed, ' if resume else ''}{met}", run_dir))
+        outcomes.append((exp.name, f"{'resumed, ' if resume else ''}{met}", run_dir, doc))
         write_summary(out, steps, outcomes, time.perf_counter() - started, args)
     say(f"done in {_duration(time.perf_counter() - started)}:")
-    for name, outcome, _ in outcomes:
+    for name, outcome, _, _ in outcomes:
         say(f"  {name:28s} {outcome}")
     from neuralab.report import build_report
 
     say(f"report: {build_report(out, out / 'report.html')}")
-    missed = [name for name, outcome, _ in outcomes if outcome.endswith("target missed")]
+    missed = [name for name, outcome, _, _ in outcomes if outcome.endswith("target missed")]
     if missed and not args.quick:
         say(f"targets missed: {', '.join(missed)}")
     return 0
