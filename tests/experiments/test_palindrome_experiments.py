@@ -119,10 +119,12 @@ def test_sweep_saves_cells_and_resume_skips_them(tmp_path, monkeypatch):
                        command="neuralab run palindrome-sweep --seed 4")
     run_dir = find_unfinished(tmp_path, "palindrome-sweep")
     saved = sorted(p.name for p in (run_dir / "cells").glob("*.json"))
-    assert saved == ["lstm-T5-seed4.json", "rnn-T5-seed4.json", "rnn-T8-seed4.json"]
+    # seed by seed, the longest length first within a seed
+    assert calls == [("rnn", 8, 4), ("lstm", 8, 4), ("rnn", 5, 4)]
+    assert saved == ["lstm-T8-seed4.json", "rnn-T5-seed4.json", "rnn-T8-seed4.json"]
     # the first seed's models at grad_seq_length are kept for the dL/dh_t figure
     assert sorted(p.name for p in (run_dir / "cells").glob("*.safetensors")) == [
-        "lstm-T5-seed4.safetensors", "rnn-T5-seed4.safetensors"]
+        "rnn-T5-seed4.safetensors"]
     assert len(read_csv(run_dir / "cells.csv")) == 3
 
     calls.clear()
@@ -136,8 +138,8 @@ def test_sweep_saves_cells_and_resume_skips_them(tmp_path, monkeypatch):
     assert saved_config["command"] == doc["command"]
     assert saved_config["resumed_with"] == doc["resumed_with"]
     # the saved config and seed are used; only the five unfinished cells are trained
-    assert sorted(calls) == sorted([("lstm", 8, 4), ("rnn", 5, 5), ("lstm", 5, 5),
-                                    ("rnn", 8, 5), ("lstm", 8, 5)])
+    assert calls == [("lstm", 5, 4), ("rnn", 8, 5), ("lstm", 8, 5), ("rnn", 5, 5),
+                     ("lstm", 5, 5)]
     cells = read_csv(run_dir / "tables" / "cells.csv")
     assert len(cells) == 8 and {c["seed"] for c in cells} == {"4", "5"}
     assert doc["metrics"]["cells"] == 8 and doc["value"] == 1.0 and doc["met"] is True
