@@ -89,3 +89,28 @@ def test_reproduce_quick_runs_a_handout_then_skips_it_and_writes_the_report(
     again = json.loads((out / "reproduce.json").read_text())
     assert {r["outcome"] for r in again["experiments"]} == {"skipped: finished before"}
     assert again["runs_wall_time_s"] == summary["runs_wall_time_s"]
+
+
+def test_missing_pretrained_weights_skip_one_experiment_and_the_rest_runs(
+        tmp_path, cifar_blobs, capsys, monkeypatch, one_thread):
+    """An offline machine without ResNet-18's ImageNet weights: reproduce records why it
+    skipped cifar10-transfer-resnet18 and goes on to the next experiment."""
+    import neuralab.commands.reproduce as reproduce
+    import neuralab.models.transfer as transfer
+
+    monkeypatch.setattr(transfer, "find_weights", lambda name, weights=None: None)
+    monkeypatch.setattr(transfer, "_download", lambda name, timeout_s=30.0: (None, "offline"))
+    wanted = ["cifar10-transfer-resnet18", "palindrome-rnn"]
+    steps = {exp.name: (course, exp, est) for course, exp, est in reproduce.plan([])}
+    monkeypatch.setattr(reproduce, "plan", lambda courses: [steps[n] for n in wanted])
+    out = tmp_path / "runs"
+    assert main(["reproduce", "--quick", "--out", str(out), "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert "skipped, its data is missing: ImageNet weights for resnet18 not found" in err
+    rows = {r["experiment"]: r for r in json.loads((out / "reproduce.json").read_text())[
+        "experiments"]}
+    assert rows["cifar10-transfer-resnet18"]["outcome"].startswith(
+        "skipped: ImageNet weights for resnet18 not found: looked for")
+    # the next experiment ran (its --quick budget is too short to meet the target)
+    assert rows["palindrome-rnn"]["outcome"] in ("target met", "target missed")
+    assert (Path(rows["palindrome-rnn"]["run"]) / "metrics.json").is_file()

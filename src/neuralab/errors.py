@@ -15,4 +15,6 @@ class NeuralabError(Exception):
 
 
 class DataError(NeuralabError):
-    """Missing, corrupt or unreadable data."""
+    """Missing, corrupt or unreadable data, pretrained weights included: what a run needs
+    from outside and cannot make itself (``neuralab reproduce`` skips such an experiment and
+    goes on)."""

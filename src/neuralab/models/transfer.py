@@ -46,7 +46,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models import ResNet, SqueezeNet
 
-from neuralab.errors import NeuralabError
+from neuralab.errors import DataError, NeuralabError
 from neuralab.models.efficientnet_lite import MEAN as LITE_MEAN
 from neuralab.models.efficientnet_lite import STD as LITE_STD
 from neuralab.models.efficientnet_lite import EfficientNetLite0, convert_state_dict
@@ -292,7 +292,7 @@ def resolve_weights(name: str, weights: str | Path | None = None, download: bool
     if weights not in (None, ""):
         path = Path(weights).expanduser()
         if not path.is_file():
-            raise NeuralabError(f"{name} weights file {path} not found; {_how_to_get(name)}")
+            raise DataError(f"{name} weights file {path} not found; {_how_to_get(name)}")
         return path
     found = find_weights(name)
     if found is not None:
@@ -305,7 +305,7 @@ def resolve_weights(name: str, weights: str | Path | None = None, download: bool
     looked = (f"the package {LITE0_PACKAGE} (models/{LITE0_FILE})" if bb.weights_enum is None
               else str(hub_path(name)))
     why = f" ({why})" if why else ""
-    raise NeuralabError(f"ImageNet weights for {name} not found: looked for {looked}{why}; "
+    raise DataError(f"ImageNet weights for {name} not found: looked for {looked}{why}; "
                         f"{_how_to_get(name)}")
 
 
