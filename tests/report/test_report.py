@@ -209,7 +209,9 @@ def test_the_committed_results_report_stays_small_and_clean(tmp_path):
     if not any(results.glob("*.json")):
         pytest.skip("no committed results")
     html_path = build_report(results, tmp_path / "report.html", from_results=True)
-    assert html_path.stat().st_size < 3_000_000
+    # 3.15 MB on 2026-12-07 for 33 results, after ocr-model, digits-mlp-torch and three
+    # Grad-CAM figures joined them (under 3 MB before)
+    assert html_path.stat().st_size < 3_500_000
     text = text_of(html_path.read_text())
     assert not re.search(r"(?<![\w.:/])/(tmp|work|home|root|Users)/", text)
     # every number in a table cell or a figure of the summary has at most 4 significant digits
