@@ -15,6 +15,6 @@ class NeuralabError(Exception):
 
 
 class DataError(NeuralabError):
-    """Missing, corrupt or unreadable data, pretrained weights included: what a run needs
+    """Missing, corrupt or unreadable data, and missing pretrained weights: what a run needs
     from outside and cannot make itself (``neuralab reproduce`` skips such an experiment and
-    goes on)."""
+    goes on). A weights file that is there but unreadable or wrong stays a NeuralabError."""
