@@ -294,6 +294,8 @@ def run_experiment(exp: Experiment, config: Any, *, seed: int = 0, device: str =
                 record = exp.describe(config, Path(data_dir) if data_dir else None)
                 write_json(run_dir / MODEL_FILE, record.to_dict())
         system.seed_everything(seed)
+        if device == "cpu":
+            system.keep_freed_memory()  # no page fault per new activation (see there)
         ctx = RunContext(name=exp.name, out_dir=run_dir, seed=seed, device=device,
                          data_dir=Path(data_dir) if data_dir else None,
                          resume=resume_dir is not None, is_main=is_main)

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 
 from neuralab.errors import NeuralabError
 from neuralab.progress import progress
+from neuralab.system import keep_freed_memory
 from neuralab.train import checkpoint as ckpt
 from neuralab.train.callbacks import (
     Callback,
@@ -68,6 +69,8 @@ class TrainSettings:
     # CPU it was not faster for the airbench net, 2026-11-24)
     show_progress: bool = True  # the live bar and one printed line per evaluation
     guard_divergence: bool = True  # stop on an exploding (finite) loss or overflowing weights
+    keep_freed_memory: bool = True  # on a CPU: reuse freed tensor memory instead of page
+    # faulting in fresh pages for every step's activations (neuralab.system.keep_freed_memory)
     precision: str = "fp32"  # on a CPU: fp32 | bf16 (autocast) | auto (bf16 only where the CPU
     # has it and a probe of the first batch measured it faster); on CUDA fp32 and auto keep
     # `amp`'s mixed precision, bf16 forces bf16 autocast
@@ -101,6 +104,8 @@ class Trainer:
         if s.max_epochs is None and s.max_steps is None:
             raise ValueError("give max_epochs or max_steps")
         self.device = torch.device(device)
+        if self.device.type == "cpu" and s.keep_freed_memory:
+            keep_freed_memory()
         if self.device.type == "cuda" and s.cudnn_benchmark:
             torch.backends.cudnn.benchmark = True  # input shapes are fixed: tuning pays off
         self.dist = dist or current()
