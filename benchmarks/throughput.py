@@ -22,8 +22,10 @@ instructions, see :func:`neuralab.train.trainer.cpu_has_bf16`; ``bf16``/``fp16``
 
 Then the Trainer's overhead: the same model and the same pre-made batches through
 ``Trainer.fit`` and through a bare PyTorch loop, alternated, median step times compared
-(target <= 1.05x). ``--write`` stores everything in results/benchmarks/throughput.json with the
-hardware, date, versions, thread count and this command.
+(target <= 1.05x). On a CPU, freed memory is kept in the process first
+(:func:`neuralab.system.keep_freed_memory`), as in every neuralab run. ``--write`` stores
+everything in results/benchmarks/throughput.json with the hardware, date, versions, thread
+count and this command.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from neuralab.io import write_json
 from neuralab.models import build_model
-from neuralab.system import hardware, resolve_device, versions
+from neuralab.system import hardware, keep_freed_memory, resolve_device, versions
 from neuralab.train import Trainer, TrainSettings
 from neuralab.train.trainer import cpu_has_bf16
 
@@ -322,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
+    else:
+        keep_freed_memory()  # as every neuralab run on a CPU does
     precisions = parse_precisions(args.precisions, device)
     layouts = {"on": [True], "off": [False], "both": [False, True]}[args.channels_last]
     print(f"device {device}, threads {torch.get_num_threads()}, precisions {precisions}",
@@ -395,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "benchmark": "throughput", "device": str(device), "batch": args.batch,
         "threads": torch.get_num_threads(), "precisions": precisions,
+        "keep_freed_memory": device.type == "cpu" and keep_freed_memory(),
         "seconds_per_model_and_precision": args.seconds, "rounds": args.rounds,
         "flops_counted": "torch.utils.flop_counter.FlopCounterMode, forward + backward "
                          "(convolutions and matrix products only)",

@@ -116,12 +116,13 @@ def keep_freed_memory() -> bool:
     ``benchmarks/freed_memory.py`` on a 2-core Zen 4 (2026-12-07): a bf16 step of the airbench
     net at batch 2,000 went from 4.78 s (1.66 CPU-s in the kernel, 782,240 page faults) to
     3.69 s (none), peak memory 2.75 -> 3.05 GB; cnn_best at batch 256, whose tensors are under
-    32 MB, is unchanged.
+    32 MB, is unchanged. ``NEURALAB_KEEP_FREED_MEMORY=0`` in the environment turns it off.
     """
     global _KEEP_FREED_MEMORY
     if _KEEP_FREED_MEMORY is None:
         _KEEP_FREED_MEMORY = False
-        if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc":
+        wanted = os.environ.get("NEURALAB_KEEP_FREED_MEMORY", "1").strip() not in ("0", "")
+        if wanted and sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc":
             import ctypes
 
             try:
