@@ -18,8 +18,8 @@ metric of each seed, its mean and sample std, the wall time per seed, and the bf
 difference of the means with the pooled seed spread beside it; ``complete`` says whether every
 requested cell is in. Hardware, versions, date and the command are recorded with it.
 ``--only-summary`` rebuilds the file from the finished cells without training. The summary
-always covers the default experiments as well as the requested ones, so a sitting that trains
-only some of them keeps the others' finished cells in the table.
+always covers the default experiments, seeds and precisions as well as the requested ones, so
+a sitting that trains only some cells keeps the others' finished cells in the table.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ from neuralab.io import read_json, write_json
 from neuralab.system import hardware, versions
 
 DEFAULT_EXPERIMENTS = ("cifar10-simple-cnn", "cifar10-cnn-best", "cifar10-fast")
+DEFAULT_SEEDS = (0, 1, 2)
+DEFAULT_PRECISIONS = ("fp32", "bf16")
 #: settings besides precision: cifar10-fast evaluates after every epoch so that its
 #: time_to_0.90_s is recorded (its wall_time_s leaves those evaluations out, as airbench does)
 EXTRA = {"cifar10-fast": {"eval_each_epoch": "true"}}
@@ -118,8 +120,8 @@ def summarize(experiments, precisions, seeds, runs: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--experiments", default=",".join(DEFAULT_EXPERIMENTS))
-    p.add_argument("--seeds", default="0,1,2")
-    p.add_argument("--precisions", default="fp32,bf16")
+    p.add_argument("--seeds", default=",".join(map(str, DEFAULT_SEEDS)))
+    p.add_argument("--precisions", default=",".join(DEFAULT_PRECISIONS))
     p.add_argument("--runs", type=Path, default=Path("runs/precision"))
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", type=Path, default=OUT)
@@ -132,14 +134,16 @@ def main(argv: list[str] | None = None) -> int:
         for precision in precisions:
             cell_config(name, precision)
     table = list(dict.fromkeys([*DEFAULT_EXPERIMENTS, *experiments]))
+    table_seeds = sorted({*DEFAULT_SEEDS, *seeds})
+    table_precisions = list(dict.fromkeys([*DEFAULT_PRECISIONS, *precisions]))
     if not args.only_summary:
         for seed in seeds:  # seed by seed: a partial table still compares like with like
             for name in experiments:
                 for precision in precisions:
                     print(f"== {name} {precision} seed {seed}", file=sys.stderr, flush=True)
                     run_cell(name, precision, seed, args.runs, args.device)
-                    write_json(args.out, summarize(table, precisions, seeds, args.runs))
-    write_json(args.out, summarize(table, precisions, seeds, args.runs))
+                    write_json(args.out, summarize(table, table_precisions, table_seeds, args.runs))
+    write_json(args.out, summarize(table, table_precisions, table_seeds, args.runs))
     print(args.out)
     return 0
 

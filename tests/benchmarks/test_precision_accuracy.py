@@ -22,6 +22,7 @@ def pa():
 def test_cells_are_run_once_and_summarised(pa, tmp_path, monkeypatch, one_thread):
     monkeypatch.setitem(pa.EXTRA, "digits-mlp-torch", {"epochs": "3"})
     monkeypatch.setattr(pa, "DEFAULT_EXPERIMENTS", ("digits-mlp-torch",))
+    monkeypatch.setattr(pa, "DEFAULT_SEEDS", (0, 1))
     out, runs = tmp_path / "summary.json", tmp_path / "runs"
     args = ["--experiments", "digits-mlp-torch", "--seeds", "0,1", "--precisions", "fp32,bf16",
             "--runs", str(runs), "--out", str(out)]
@@ -41,6 +42,10 @@ def test_cells_are_run_once_and_summarised(pa, tmp_path, monkeypatch, one_thread
                                                    abs=1e-5)
     assert pa.main(args) == 0  # everything is found: nothing is trained again
     assert sorted(p.name for p in (runs / "digits-mlp-torch").iterdir()) == first
+    # a sitting for some cells only (one precision, one seed) keeps every cell in the table
+    assert pa.main(["--experiments", "digits-mlp-torch", "--seeds", "1", "--precisions", "bf16",
+                    "--runs", str(runs), "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["experiments"]["digits-mlp-torch"] == row
     # a sitting for another experiment keeps the default experiments' finished cells
     assert pa.main(["--experiments", "palindrome-rnn", "--seeds", "0,1", "--runs", str(runs),
                     "--out", str(out), "--only-summary"]) == 0
