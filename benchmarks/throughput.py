@@ -324,8 +324,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    else:
-        keep_freed_memory()  # as every neuralab run on a CPU does
+    freed_memory_kept = device.type == "cpu" and keep_freed_memory()  # as neuralab runs do
     precisions = parse_precisions(args.precisions, device)
     layouts = {"on": [True], "off": [False], "both": [False, True]}[args.channels_last]
     print(f"device {device}, threads {torch.get_num_threads()}, precisions {precisions}",
@@ -399,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "benchmark": "throughput", "device": str(device), "batch": args.batch,
         "threads": torch.get_num_threads(), "precisions": precisions,
-        "keep_freed_memory": device.type == "cpu" and keep_freed_memory(),
+        "keep_freed_memory": freed_memory_kept,
         "seconds_per_model_and_precision": args.seconds, "rounds": args.rounds,
         "flops_counted": "torch.utils.flop_counter.FlopCounterMode, forward + backward "
                          "(convolutions and matrix products only)",

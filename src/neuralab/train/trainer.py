@@ -70,7 +70,8 @@ class TrainSettings:
     show_progress: bool = True  # the live bar and one printed line per evaluation
     guard_divergence: bool = True  # stop on an exploding (finite) loss or overflowing weights
     keep_freed_memory: bool = True  # on a CPU: reuse freed tensor memory instead of page
-    # faulting in fresh pages for every step's activations (neuralab.system.keep_freed_memory)
+    # faulting in fresh pages for every step's activations (neuralab.system.keep_freed_memory);
+    # process-wide, and `neuralab run` turns it on itself: NEURALAB_KEEP_FREED_MEMORY=0 stops both
     precision: str = "fp32"  # on a CPU: fp32 | bf16 (autocast) | auto (bf16 only where the CPU
     # has it and a probe of the first batch measured it faster); on CUDA fp32 and auto keep
     # `amp`'s mixed precision, bf16 forces bf16 autocast
