@@ -131,12 +131,12 @@ class VanillaRNN(_Recurrent):
 
     def forward(self, x: torch.Tensor, return_hidden: bool = False):
         x = self._as_inputs(x)
-        batch, steps, _ = x.shape
+        batch = x.shape[0]
         hidden: list[torch.Tensor] | None = [] if return_hidden else None
         x_proj = x @ self.W_hx.T + self.b_h  # [B, T, H]: input terms for all steps at once
         h = x.new_zeros(batch, self.num_hidden)
-        for t in range(steps):
-            h = torch.tanh(x_proj[:, t] + h @ self.W_hh.T)
+        for x_t in x_proj.unbind(1):  # one stack in backward, not a [B, T, H] add per step
+            h = torch.tanh(x_t + h @ self.W_hh.T)
             self._keep(h, hidden)
         logits = h @ self.W_ph.T + self.b_p
         return (logits, hidden) if return_hidden else logits
@@ -208,14 +208,14 @@ class LSTM(_Recurrent):
 
     def forward(self, x: torch.Tensor, return_hidden: bool = False):
         x = self._as_inputs(x)
-        batch, steps, _ = x.shape
+        batch = x.shape[0]
         hidden: list[torch.Tensor] | None = [] if return_hidden else None
         w_x, w_h, b = self._stacked()
         x_proj = x @ w_x.T + b  # [B, T, 4H]
         h = x.new_zeros(batch, self.num_hidden)
         c = x.new_zeros(batch, self.num_hidden)
-        for t in range(steps):
-            pre_g, pre_i, pre_f, pre_o = (x_proj[:, t] + h @ w_h.T).chunk(4, dim=1)
+        for x_t in x_proj.unbind(1):  # one stack in backward, not a [B, T, 4H] add per step
+            pre_g, pre_i, pre_f, pre_o = (x_t + h @ w_h.T).chunk(4, dim=1)
             c = torch.tanh(pre_g) * torch.sigmoid(pre_i) + c * torch.sigmoid(pre_f)
             h = torch.tanh(c) * torch.sigmoid(pre_o)
             self._keep(h, hidden)
