@@ -173,6 +173,17 @@ def test_random_view_draws_one_of_each_images_views():
     assert torch.equal(out, again)
 
 
+def test_cached_feature_maps_reach_the_tail_as_channels_last_float32():
+    maps = torch.randn(4, 2, 8, 3, 3).half()  # [B, views, C, H, W]
+    for out in (te._to_float(maps[:, 0]), te.random_view(maps, torch.Generator())):
+        assert out.dtype == torch.float32 and out.shape == (4, 8, 3, 3)
+        assert out.is_contiguous(memory_format=torch.channels_last)
+        assert not out.is_contiguous()
+    assert torch.equal(te._to_float(maps[:, 0]), maps[:, 0].float())  # values unchanged
+    flat = te._to_float(torch.randn(4, 16).half())  # pooled features: as they are
+    assert flat.dtype == torch.float32 and flat.is_contiguous()
+
+
 @needs_lite0
 def test_cached_path_with_augment_caches_the_mirrored_images_too(tmp_path, cache):
     cfg = te.TransferConfig(backbone="efficientnet_lite0", trainable="head,classifier",
