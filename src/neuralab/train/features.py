@@ -48,9 +48,13 @@ def feature_cache_file(backbone: str, key: str) -> Path:
 
 def extraction_batch(resolution: int, device: str) -> int:
     """Batch size for feature extraction. On a CPU small batches keep the activations in
-    cache: EfficientNet-Lite0's frozen part on 2 Zen cores ran at 55 / 88 / 119 / 86 img/s
-    with batches 64 / 16 / 4 / 1 at 224 px, and 375 / 845 / 548 img/s with 64 / 16 / 4 at
-    112 px (2026-11-24): about 200k pixels per batch is best. GPUs want large batches."""
+    cache: cifar10-transfer's frozen part (EfficientNet-Lite0 up to ``blocks.10``) at 224 px
+    on 2 Zen 4 cores, with freed memory kept as ``neuralab run`` does, ran at 114 / 145 / 138
+    / 121 / 120 / 97 / 84 img/s with batches 1 / 4 / 8 / 16 / 32 / 64 / 128 (2026-12-07,
+    ``benchmarks/extraction_batch.py``; glibc's allocator as it comes, which faults every
+    large activation in afresh, was 1.6-2.9x slower at each batch), and 375 / 845 / 548 img/s
+    with 64 / 16 / 4 at 112 px (2026-11-24): about 200k pixels per batch is best. GPUs want
+    large batches."""
     if torch.device(device).type != "cpu":
         return 128
     return max(1, round(16 * (112 / resolution) ** 2))
