@@ -52,7 +52,9 @@ def extraction_batch(resolution: int, device: str) -> int:
     on 2 Zen 4 cores, with freed memory kept as ``neuralab run`` does, ran at 114 / 145 / 138
     / 121 / 120 / 97 / 84 img/s with batches 1 / 4 / 8 / 16 / 32 / 64 / 128 (2026-12-07,
     ``benchmarks/extraction_batch.py``; glibc's allocator as it comes, which faults every
-    large activation in afresh, was 1.6-2.9x slower at each batch), and 375 / 845 / 548 img/s
+    large activation in afresh, was 1.6-2.9x slower at each batch), on 2 Intel Xeon cores
+    with AMX at 108 / 122 / 137 / 112 / 110 / 87 / 85 img/s (the same day,
+    results/benchmarks/extraction_batch.json; plain: 1.4-2.8x slower), and 375 / 845 / 548 img/s
     with 64 / 16 / 4 at 112 px (2026-11-24): about 200k pixels per batch is best. GPUs want
     large batches."""
     if torch.device(device).type != "cpu":
