@@ -220,8 +220,10 @@ def _register(name: str, handout: str, target: Target, title: str, **defaults) -
 UVA = dict(optimizer="adam", learning_rate=1e-4, batch_size=32, epochs=None, max_steps=5000,
            eval_every=500)
 #: the convnet recipes train in bf16 where the CPU has it and a probe of the first batch
-#: finds it faster (results/benchmarks/throughput.json: 1.5-2x; precision_accuracy.json: the
-#: same accuracy within the seeds' spread); the MLPs keep fp32 (thin margins, not measured)
+#: finds it faster (bf16 over fp32 per training step: 1.8-3.0x on a Xeon with AMX,
+#: results/benchmarks/throughput.json; 1.5-2.0x on Zen 4, throughput_zen4.json;
+#: precision_accuracy.json: the same accuracy within the seeds' spread); the MLPs keep fp32
+#: (thin margins, not measured)
 CONVNET = dict(precision="auto")
 
 _register("cifar10-mlp-torch", "UvA DL practical 1 §2 / VISUM §1: MLP in PyTorch",
