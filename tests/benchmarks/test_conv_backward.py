@@ -1,24 +1,17 @@
 """benchmarks/conv_backward.py: its FLOP count agrees with torch's flop counter for each pass,
 and the written table holds every shape x dtype x layout with the command."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
-
 
 @pytest.fixture(scope="module")
-def cb():
-    spec = importlib.util.spec_from_file_location("conv_backward", BENCH / "conv_backward.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def cb(load_benchmark):
+    return load_benchmark("conv_backward")
 
 
 @pytest.mark.parametrize("stride", [1, 2])

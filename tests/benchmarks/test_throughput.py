@@ -1,21 +1,14 @@
 """benchmarks/throughput.py: FLOPs counted, GEMM peak, precisions, and the JSON's columns."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "throughput.py"
-
 
 @pytest.fixture(scope="module")
-def tp():
-    spec = importlib.util.spec_from_file_location("throughput", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def tp(load_benchmark):
+    return load_benchmark("throughput")
 
 
 def test_flops_per_image_counts_forward_and_backward(tp):
