@@ -18,8 +18,6 @@ results/benchmarks/conv_backward.json with the hardware, versions, date and this
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import sys
 import time
 from pathlib import Path
 
@@ -27,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from neuralab.io import write_json
-from neuralab.system import hardware, keep_freed_memory, versions
+from neuralab.system import keep_freed_memory, measured_here
 from neuralab.train.trainer import cpu_has_bf16
 
 OUT = Path("results/benchmarks/conv_backward.json")
@@ -101,10 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         write_json(OUT, {"benchmark": "conv_backward", "model": "cnn_b", "batch": args.batch,
                          "threads": torch.get_num_threads(), "rows": rows,
-                         "hardware": hardware("cpu"), "versions": versions(),
-                         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                         "command": "python benchmarks/conv_backward.py " + " ".join(
-                             argv if argv is not None else sys.argv[1:])})
+                         **measured_here("benchmarks/conv_backward.py", argv)})
         print(f"wrote {OUT}")
     return 0
 

@@ -16,14 +16,13 @@ results/benchmarks/extraction_batch.json with the hardware, versions, date and t
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 from neuralab.io import write_json
-from neuralab.system import hardware, versions
+from neuralab.system import measured_here
 
 OUT = Path("results/benchmarks/extraction_batch.json")
 
@@ -90,10 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             print(" ".join(f"{k}={v}" for k, v in rows[-1].items()), flush=True)
     if args.write:
         write_json(OUT, {"benchmark": "extraction_batch", "rows": rows,
-                         "hardware": hardware("cpu"), "versions": versions(),
-                         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                         "command": "python benchmarks/extraction_batch.py " + " ".join(
-                             argv if argv is not None else sys.argv[1:])})
+                         **measured_here("benchmarks/extraction_batch.py", argv)})
         print(f"wrote {OUT}")
     return 0
 

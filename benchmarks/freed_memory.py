@@ -16,14 +16,13 @@ results/benchmarks/freed_memory.json with the hardware, versions, date and this 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 from neuralab.io import write_json
-from neuralab.system import hardware, versions
+from neuralab.system import measured_here
 
 OUT = Path("results/benchmarks/freed_memory.json")
 CASES = {"airbench": 2000, "cnn_best": 256}
@@ -94,10 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{model}: {speedup:.2f}x faster with freed memory kept")
     if args.write:
         write_json(OUT, {"benchmark": "freed_memory", "steps": args.steps, "rows": rows,
-                         "hardware": hardware("cpu"), "versions": versions(),
-                         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                         "command": "python benchmarks/freed_memory.py " + " ".join(
-                             argv if argv is not None else sys.argv[1:])})
+                         **measured_here("benchmarks/freed_memory.py", argv)})
         print(f"wrote {OUT}")
     return 0
 

@@ -63,3 +63,19 @@ def test_trainer_on_a_cpu_keeps_freed_memory_unless_told_not_to(monkeypatch):
     Trainer(model, opt, [], settings=TrainSettings(max_steps=1, show_progress=False,
                                                    keep_freed_memory=False))
     assert calls == [1]
+
+
+def test_measured_here_names_the_machine_the_versions_and_the_command(monkeypatch):
+    import datetime as dt
+
+    from neuralab.system import measured_here
+
+    record = measured_here("benchmarks/x.py", ["--batch", "2", "--write"])
+    assert record["command"] == "python benchmarks/x.py --batch 2 --write"
+    assert record["hardware"]["device"] == "cpu" and record["hardware"]["cpu_cores"] >= 1
+    assert {"neuralab", "python", "numpy"} <= set(record["versions"])
+    taken = dt.datetime.fromisoformat(record["date"])
+    assert taken.utcoffset() == dt.timedelta(0)
+    assert abs((dt.datetime.now(dt.timezone.utc) - taken).total_seconds()) < 60
+    monkeypatch.setattr("sys.argv", ["benchmarks/x.py", "--seconds", "3"])
+    assert measured_here("benchmarks/x.py", None)["command"] == "python benchmarks/x.py --seconds 3"

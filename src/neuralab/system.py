@@ -74,6 +74,18 @@ def versions() -> dict:
     return out
 
 
+def measured_here(script: str, argv: list[str] | None, device: str = "cpu") -> dict:
+    """Where and how a measurement was taken, for a results file: the ``hardware``, the
+    library ``versions``, the UTC ``date`` and the ``command`` that re-runs it
+    (``python SCRIPT ARGS``; ``argv`` None: this process's own arguments)."""
+    import datetime as dt
+
+    args = sys.argv[1:] if argv is None else argv
+    return {"hardware": hardware(device), "versions": versions(),
+            "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "command": " ".join(["python", script, *args])}
+
+
 def resolve_device(requested: str | None = "auto") -> str:
     """``auto`` picks cuda, then mps, then cpu; anything else is passed through and checked."""
     from neuralab.errors import NeuralabError
