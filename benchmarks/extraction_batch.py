@@ -39,11 +39,12 @@ model = pretrained("efficientnet_lite0", 10, trainable=LITE0_TAIL).eval()
 model = model.to(memory_format=torch.channels_last)
 cut = model.first_trainable_stage()
 prep = preprocessing("efficientnet_lite0", resolution)
+from neuralab.data import load
+from neuralab.errors import NeuralabError
 try:
-    from neuralab.data import load
     images = load("cifar10").splits["test"].images[:n_images + batch]
     source = "cifar10 test"
-except Exception:  # no data here (DataError): random images of the same size
+except NeuralabError:  # no data here: random images of the same size
     images = np.random.default_rng(0).integers(0, 256, (n_images + batch, 32, 32, 3), np.uint8)
     source = "random uint8"
 

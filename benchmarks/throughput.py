@@ -32,9 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -44,7 +42,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from neuralab.io import write_json
 from neuralab.models import build_model
-from neuralab.system import hardware, keep_freed_memory, resolve_device, versions
+from neuralab.system import keep_freed_memory, measured_here, resolve_device
 from neuralab.train import Trainer, TrainSettings
 from neuralab.train.trainer import cpu_has_bf16
 
@@ -404,11 +402,8 @@ def main(argv: list[str] | None = None) -> int:
                          "(convolutions and matrix products only)",
         "gemm_peak": peak_table, "models": rows, "goal_60pct_of_peak": goal,
         "trainer_overhead": overhead,
-        "hardware": hardware(str(device)), "cpu_has_bf16": cpu_has_bf16(),
-        "versions": versions(),
-        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "command": "python " + " ".join([sys.argv[0], *(argv if argv is not None
-                                                         else sys.argv[1:])]),
+        "cpu_has_bf16": cpu_has_bf16(),
+        **measured_here("benchmarks/throughput.py", argv, str(device)),
     }
     if args.write:
         write_json(Path(args.out), result)

@@ -321,8 +321,8 @@ NOT_TRAINER = {"digits-mlp-scratch", "chars-autoencoder-scratch", "chars-fc-lr-s
 
 def test_every_trainer_experiment_has_the_precision_setting():
     """``--set precision=fp32|bf16|auto`` exists wherever the Trainer trains (a new PyTorch
-    experiment without it fails here); the CIFAR convnets and the hw5 character CNNs but the
-    shipped ocr-model's recipe default to auto, the rest to fp32."""
+    experiment without it fails here); the CIFAR convnets and hw5's character CNNs default to
+    auto (but ocr-model, the shipped classifier's recipe), the rest to fp32."""
     import dataclasses
 
     from neuralab.experiments import all_experiments
