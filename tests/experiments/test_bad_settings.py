@@ -22,6 +22,8 @@ from neuralab.experiments.runner import RunContext
     ("cifar10-cnn-a", {"schedule": "one-cycle"}, "unknown schedule 'one-cycle'"),
     ("cifar10-cnn-a", {"model": "vgg16"}, "unknown model 'vgg16'"),
     ("flowers17-finetune", {"schedule": "step"}, "unknown schedule 'step'; use none, onecycle"),
+    ("cifar10-transfer", {"extract_precision": "fp16"},
+     "unknown extract_precision 'fp16'; use fp32, bf16 or auto"),
 ])
 def test_unknown_names_fail_before_the_data_is_read(tmp_path, name, overrides, message):
     exp = get_experiment(name)

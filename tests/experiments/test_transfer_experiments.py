@@ -48,6 +48,111 @@ def test_feature_cache_key_changes_with_resolution_data_and_weights():
         features.feature_cache_key("resnet18", 224, "blocks.14", "abc", digest),
     }
     assert key not in others and len(others) == 6
+    # fp32 entries keep the key they had before the precision joined it; bf16 gets its own
+    assert features.feature_cache_key("efficientnet_lite0", 224, "blocks.14", "abc", digest,
+                                      "fp32") == key
+    assert features.feature_cache_key("efficientnet_lite0", 224, "blocks.14", "abc", digest,
+                                      "bf16") not in {key, *others}
+
+
+class _TimedStages:
+    """A frozen part whose forward takes ``ms[precision]`` milliseconds (bf16 when CPU
+    autocast is on), to test the choice without depending on this CPU's speed."""
+
+    def __init__(self, fp32_ms: float, bf16_ms: float):
+        self.ms = {"fp32": fp32_ms, "bf16": bf16_ms}
+        self.calls = []
+
+    def run_stages(self, x, start, stop):
+        import time
+        name = "bf16" if torch.is_autocast_enabled("cpu") else "fp32"
+        self.calls.append(name)
+        time.sleep(self.ms[name] / 1000)
+        return x
+
+
+@pytest.mark.parametrize("fp32_ms, bf16_ms, has_bf16, chosen", [
+    (40.0, 20.0, True, "bf16"),  # 2x faster in bf16
+    (40.0, 38.0, True, "fp32"),  # less than 10% faster: not worth the rounding
+    (20.0, 40.0, True, "fp32"),  # slower in bf16
+    (40.0, 20.0, False, "fp32"),  # no bf16 instructions: no probe
+])
+def test_auto_extraction_precision_is_bf16_only_where_measured_faster(
+        monkeypatch, fp32_ms, bf16_ms, has_bf16, chosen):
+    from neuralab.train import trainer
+
+    monkeypatch.setattr(trainer, "cpu_has_bf16", lambda: has_bf16)
+    model = _TimedStages(fp32_ms, bf16_ms)
+    got, probe = features.choose_extraction_precision(model, torch.zeros(2, 3), 1, "auto")
+    assert got == chosen
+    if has_bf16:
+        assert model.calls == ["fp32"] * 4 + ["bf16"] * 4
+        assert probe["fp32_ms"] == pytest.approx(fp32_ms, abs=8)
+        assert probe["bf16_ms"] == pytest.approx(bf16_ms, abs=8)
+    else:
+        assert model.calls == [] and probe == {"bf16_supported": False}
+    for fixed in ("fp32", "bf16"):  # asked for by name: no probe
+        assert features.choose_extraction_precision(model, torch.zeros(2), 1, fixed) == (
+            fixed, None)
+
+
+def test_bf16_features_are_their_own_cache_entry_close_to_fp32(cache):
+    torch.manual_seed(0)
+    tail = ",".join([f"blocks.{i}" for i in range(2, 16)] + ["head", "classifier"])
+    model = tr.pretrained("efficientnet_lite0", 10, trainable=tail, load=False)  # cut: blocks.1
+    cut = model.first_trainable_stage()
+    images = np.random.default_rng(0).integers(0, 256, (6, 16, 16, 3), dtype=np.uint8)
+    prep = tr.preprocessing("efficientnet_lite0", 32)
+    kw = dict(backbone="efficientnet_lite0", resolution=32, weights_sha256="w", desc="test",
+              batch_size=4)
+    fp32, meta32 = features.cached_features(model, images, prep, cut, precision="fp32", **kw)
+    bf16, meta16 = features.cached_features(model, images, prep, cut, precision="bf16", **kw)
+    assert (meta32["precision"], meta16["precision"]) == ("fp32", "bf16")
+    assert meta32["key"] != meta16["key"] and not meta16["from_cache"]
+    assert bf16.dtype == np.float16 and bf16.shape == fp32.shape
+    assert not np.array_equal(bf16, fp32)  # really computed in bf16
+    scale = np.abs(fp32.astype(np.float32)).max()
+    assert np.abs(bf16.astype(np.float32) - fp32.astype(np.float32)).max() < 0.1 * scale
+    again, meta = features.cached_features(model, images, prep, cut, precision="bf16", **kw)
+    assert meta["from_cache"] and np.array_equal(again, bf16)
+    # auto takes the entry that is there (bf16 first), whatever a probe would say now
+    auto, meta = features.cached_features(model, images, prep, cut, precision="auto", **kw)
+    assert meta["from_cache"] and meta["precision"] == "bf16" and np.array_equal(auto, bf16)
+
+
+def test_auto_resumes_an_interrupted_extraction_in_its_precision(cache, monkeypatch):
+    from neuralab.train import trainer
+
+    torch.manual_seed(0)
+    tail = ",".join([f"blocks.{i}" for i in range(2, 16)] + ["head", "classifier"])
+    model = tr.pretrained("efficientnet_lite0", 10, trainable=tail, load=False)
+    cut = model.first_trainable_stage()
+    images = np.random.default_rng(0).integers(0, 256, (6, 16, 16, 3), dtype=np.uint8)
+    prep = tr.preprocessing("efficientnet_lite0", 32)
+    kw = dict(backbone="efficientnet_lite0", resolution=32, weights_sha256="w", desc="test",
+              batch_size=2)
+    whole, _ = features.cached_features(model, images, prep, cut, precision="bf16", **kw)
+    whole = np.array(whole)
+    # as if a bf16 extraction had been killed after 2 of 6 images
+    key = features.feature_cache_key("efficientnet_lite0", 32, model.STAGES[cut - 1], "w",
+                                     features.array_digest(images), "bf16")
+    entry = cache / "features" / "efficientnet_lite0" / key
+    half = np.lib.format.open_memmap(f"{entry}.partial.npy", mode="w+", dtype=np.float16,
+                                     shape=whole.shape)
+    half[:2] = whole[:2]
+    half.flush()
+    del half
+    Path(f"{entry}.partial.json").write_text(
+        json.dumps({"shape": list(whole.shape), "done": 2, "extract_s": 5.0}))
+    Path(f"{entry}.npy").unlink()
+    Path(f"{entry}.json").unlink()
+    monkeypatch.setattr(trainer, "cpu_has_bf16", lambda: False)  # a probe would say fp32
+    said = []
+    got, meta = features.cached_features(model, images, prep, cut, precision="auto", **kw,
+                                         log=said.append)
+    assert said == ["resuming feature extraction at 2/6"]
+    assert meta["precision"] == "bf16" and meta["key"] == key and meta["extract_s"] >= 5.0
+    np.testing.assert_array_equal(got, whole)
 
 
 def test_cached_features_are_computed_once_as_float16(cache):
@@ -121,6 +226,8 @@ def test_both_paths_train_only_the_tail(tmp_path, cache, cached):
     assert not torch.equal(after["head.conv.weight"], imagenet["head.conv.weight"])
     info = fitted.info
     assert info["path"] == ("cached-features" if cached else "end-to-end (augmented)")
+    if cached:  # auto by default: the probe's verdict, said in the metrics
+        assert info["feature_precision"] in ("fp32", "bf16")
     assert info["trainable_params"] == 320 * 1280 + 2 * 1280 + 1280 * 10 + 10
     assert len(fitted.trainer.history) == 1 and fitted.trainer.step == 5
     assert (tmp_path / "run" / "checkpoint" / "model.safetensors").exists()
@@ -134,7 +241,7 @@ def test_tta_evaluates_each_test_image_and_its_mirror_image(tmp_path, cache, cac
 
     cfg = te.TransferConfig(backbone="efficientnet_lite0", trainable="head,classifier",
                             resolution=32, cached=cached, epochs=1, batch_size=8,
-                            learning_rate=1e-2, tta=True)
+                            learning_rate=1e-2, tta=True, extract_precision="fp32")
     ctx = RunContext(name="t", out_dir=tmp_path / "run")
     train, val, test, classes = _tiny_data()
     fitted = te.fit_transfer(cfg, ctx, None, data=_tiny_data())
@@ -188,7 +295,7 @@ def test_cached_feature_maps_reach_the_tail_as_channels_last_float32():
 def test_cached_path_with_augment_caches_the_mirrored_images_too(tmp_path, cache):
     cfg = te.TransferConfig(backbone="efficientnet_lite0", trainable="head,classifier",
                             resolution=32, cached=True, augment=True, epochs=1, batch_size=8,
-                            learning_rate=1e-2)
+                            learning_rate=1e-2, extract_precision="fp32")  # vs an fp32 forward
     ctx = RunContext(name="t", out_dir=tmp_path / "run")
     train, val, test, classes = _tiny_data()
     val = Split(val.images[:20], val.labels[:20])  # another data digest than train's
