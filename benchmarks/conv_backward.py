@@ -18,14 +18,13 @@ results/benchmarks/conv_backward.json with the hardware, versions, date and this
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from neuralab.io import write_json
-from neuralab.system import keep_freed_memory, measured_here
+from neuralab.system import best_ms, keep_freed_memory, measured_here
 from neuralab.train.trainer import cpu_has_bf16
 
 OUT = Path("results/benchmarks/conv_backward.json")
@@ -33,19 +32,6 @@ OUT = Path("results/benchmarks/conv_backward.json")
 #: cnn_b's 3x3 convolutions: (in channels, out channels, input size, stride)
 CNN_B_CONVS = [(32, 64, 32, 2), (64, 64, 16, 1), (64, 128, 16, 2), (128, 128, 8, 1),
                (128, 256, 8, 2), (256, 256, 4, 1)]
-
-
-def best_ms(fn, repeats: int, rounds: int = 3) -> float:
-    """The fastest of ``rounds`` averages of ``repeats`` calls of ``fn``, in ms."""
-    for _ in range(3):
-        fn()
-    best = float("inf")
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(repeats):
-            fn()
-        best = min(best, (time.perf_counter() - start) / repeats)
-    return best * 1e3
 
 
 def time_conv(c_in: int, c_out: int, size: int, stride: int, dtype: torch.dtype,

@@ -29,7 +29,6 @@ results/benchmarks/recurrent_step.json with the hardware, versions, date and thi
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,25 +38,12 @@ from torch.func import functional_call, grad_and_value, stack_module_state
 
 from neuralab.io import write_json
 from neuralab.models.rnn import LSTM, VanillaRNN
-from neuralab.system import measured_here
+from neuralab.system import best_ms, measured_here
 from neuralab.train.trainer import cpu_has_bf16
 
 OUT = Path("results/benchmarks/recurrent_step.json")
 MODELS = {"rnn": VanillaRNN, "lstm": LSTM}
 BATCH, HIDDEN, CLASSES, LR, MAX_NORM = 128, 128, 10, 1e-3, 10.0
-
-
-def best_ms(step: Callable[[], None], repeats: int, rounds: int = 3) -> float:
-    """The fastest of ``rounds`` averages of ``repeats`` calls of ``step``, in ms."""
-    for _ in range(3):
-        step()
-    best = float("inf")
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(repeats):
-            step()
-        best = min(best, (time.perf_counter() - start) / repeats)
-    return best * 1e3
 
 
 def _batch(seq_length: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -79,3 +79,19 @@ def test_measured_here_names_the_machine_the_versions_and_the_command(monkeypatc
     assert abs((dt.datetime.now(dt.timezone.utc) - taken).total_seconds()) < 60
     monkeypatch.setattr("sys.argv", ["benchmarks/x.py", "--seconds", "3"])
     assert measured_here("benchmarks/x.py", None)["command"] == "python benchmarks/x.py --seconds 3"
+
+
+def test_best_ms_is_the_fastest_round_after_the_warm_up_calls():
+    import time
+
+    from neuralab.system import best_ms
+
+    calls = []
+
+    def fn():  # the first 3 calls (the warm-up) are slow, later ones 2 ms
+        calls.append(1)
+        time.sleep(0.05 if len(calls) <= 3 else 0.002)
+
+    ms = best_ms(fn, repeats=4, rounds=2)
+    assert len(calls) == 3 + 2 * 4
+    assert 2.0 <= ms < 20.0

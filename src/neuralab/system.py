@@ -1,4 +1,5 @@
-"""Where a run happens: hardware, library versions, device choice and seeding."""
+"""Where a run happens: hardware, library versions, device choice and seeding; how long a
+call takes (for the benchmarks)."""
 
 from __future__ import annotations
 
@@ -84,6 +85,22 @@ def measured_here(script: str, argv: list[str] | None, device: str = "cpu") -> d
     return {"hardware": hardware(device), "versions": versions(),
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "command": " ".join(["python", script, *args])}
+
+
+def best_ms(fn, repeats: int, rounds: int = 3, warmup: int = 3) -> float:
+    """How long one call of ``fn`` takes, in ms: the fastest of ``rounds`` averages of
+    ``repeats`` calls, after ``warmup`` calls (kernels chosen, caches and allocator warm)."""
+    import time
+
+    for _ in range(warmup):
+        fn()
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            fn()
+        best = min(best, (time.perf_counter() - start) / repeats)
+    return best * 1e3
 
 
 def resolve_device(requested: str | None = "auto") -> str:

@@ -136,16 +136,7 @@ def test_auto_resumes_an_interrupted_extraction_in_its_precision(cache, monkeypa
     # as if a bf16 extraction had been killed after 2 of 6 images
     key = features.feature_cache_key("efficientnet_lite0", 32, model.STAGES[cut - 1], "w",
                                      features.array_digest(images), "bf16")
-    entry = cache / "features" / "efficientnet_lite0" / key
-    half = np.lib.format.open_memmap(f"{entry}.partial.npy", mode="w+", dtype=np.float16,
-                                     shape=whole.shape)
-    half[:2] = whole[:2]
-    half.flush()
-    del half
-    Path(f"{entry}.partial.json").write_text(
-        json.dumps({"shape": list(whole.shape), "done": 2, "extract_s": 5.0}))
-    Path(f"{entry}.npy").unlink()
-    Path(f"{entry}.json").unlink()
+    _as_if_killed(cache / "features" / "efficientnet_lite0" / key, whole, 2, 5.0)
     monkeypatch.setattr(trainer, "cpu_has_bf16", lambda: False)  # a probe would say fp32
     said = []
     got, meta = features.cached_features(model, images, prep, cut, precision="auto", **kw,
@@ -153,6 +144,20 @@ def test_auto_resumes_an_interrupted_extraction_in_its_precision(cache, monkeypa
     assert said == ["resuming feature extraction at 2/6"]
     assert meta["precision"] == "bf16" and meta["key"] == key and meta["extract_s"] >= 5.0
     np.testing.assert_array_equal(got, whole)
+
+
+def _as_if_killed(entry: Path, whole: np.ndarray, done: int, extract_s: float) -> None:
+    """Turn the finished cache entry ``entry`` (its path without suffix) into an extraction
+    killed after ``done`` images that had taken ``extract_s`` seconds."""
+    half = np.lib.format.open_memmap(f"{entry}.partial.npy", mode="w+", dtype=np.float16,
+                                     shape=whole.shape)
+    half[:done] = whole[:done]
+    half.flush()
+    del half
+    Path(f"{entry}.partial.json").write_text(
+        json.dumps({"shape": list(whole.shape), "done": done, "extract_s": extract_s}))
+    Path(f"{entry}.npy").unlink()
+    Path(f"{entry}.json").unlink()
 
 
 def test_cached_features_are_computed_once_as_float16(cache):
@@ -183,16 +188,7 @@ def test_cached_features_are_computed_once_as_float16(cache):
     assert not meta3["from_cache"] and np.array_equal(rebuilt, first)
 
     # an extraction killed after 4 of 10 images resumes there and counts the time spent before
-    entry = cache / "features" / "efficientnet_lite0" / meta["key"]
-    half = np.lib.format.open_memmap(f"{entry}.partial.npy", mode="w+", dtype=np.float16,
-                                     shape=first.shape)
-    half[:4] = first[:4]
-    half.flush()
-    del half
-    Path(f"{entry}.partial.json").write_text(
-        json.dumps({"shape": list(first.shape), "done": 4, "extract_s": 100.0}))
-    Path(f"{entry}.npy").unlink()
-    meta_file.unlink()
+    _as_if_killed(cache / "features" / "efficientnet_lite0" / meta["key"], first, 4, 100.0)
     said = []
     resumed, meta4 = features.cached_features(model, images, prep, cut, **kw, log=said.append)
     assert said == ["resuming feature extraction at 4/10"]
