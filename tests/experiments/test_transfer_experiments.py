@@ -96,15 +96,21 @@ def test_auto_extraction_precision_is_bf16_only_where_measured_faster(
             fixed, None)
 
 
-def test_bf16_features_are_their_own_cache_entry_close_to_fp32(cache):
+def _frozen_to_blocks_1(batch_size: int):
+    """A Lite0 frozen up to ``blocks.1`` (whose features are not all zero without ImageNet
+    weights), its cut, six 16x16 images, their preprocessing and ``cached_features``' keywords."""
     torch.manual_seed(0)
     tail = ",".join([f"blocks.{i}" for i in range(2, 16)] + ["head", "classifier"])
-    model = tr.pretrained("efficientnet_lite0", 10, trainable=tail, load=False)  # cut: blocks.1
-    cut = model.first_trainable_stage()
+    model = tr.pretrained("efficientnet_lite0", 10, trainable=tail, load=False)
     images = np.random.default_rng(0).integers(0, 256, (6, 16, 16, 3), dtype=np.uint8)
-    prep = tr.preprocessing("efficientnet_lite0", 32)
     kw = dict(backbone="efficientnet_lite0", resolution=32, weights_sha256="w", desc="test",
-              batch_size=4)
+              batch_size=batch_size)
+    return (model, model.first_trainable_stage(), images,
+            tr.preprocessing("efficientnet_lite0", 32), kw)
+
+
+def test_bf16_features_are_their_own_cache_entry_close_to_fp32(cache):
+    model, cut, images, prep, kw = _frozen_to_blocks_1(batch_size=4)
     fp32, meta32 = features.cached_features(model, images, prep, cut, precision="fp32", **kw)
     bf16, meta16 = features.cached_features(model, images, prep, cut, precision="bf16", **kw)
     assert (meta32["precision"], meta16["precision"]) == ("fp32", "bf16")
@@ -123,14 +129,7 @@ def test_bf16_features_are_their_own_cache_entry_close_to_fp32(cache):
 def test_auto_resumes_an_interrupted_extraction_in_its_precision(cache, monkeypatch):
     from neuralab.train import trainer
 
-    torch.manual_seed(0)
-    tail = ",".join([f"blocks.{i}" for i in range(2, 16)] + ["head", "classifier"])
-    model = tr.pretrained("efficientnet_lite0", 10, trainable=tail, load=False)
-    cut = model.first_trainable_stage()
-    images = np.random.default_rng(0).integers(0, 256, (6, 16, 16, 3), dtype=np.uint8)
-    prep = tr.preprocessing("efficientnet_lite0", 32)
-    kw = dict(backbone="efficientnet_lite0", resolution=32, weights_sha256="w", desc="test",
-              batch_size=2)
+    model, cut, images, prep, kw = _frozen_to_blocks_1(batch_size=2)
     whole, _ = features.cached_features(model, images, prep, cut, precision="bf16", **kw)
     whole = np.array(whole)
     # as if a bf16 extraction had been killed after 2 of 6 images
