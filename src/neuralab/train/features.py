@@ -99,17 +99,15 @@ def choose_extraction_precision(model, x: torch.Tensor, stop: int, precision: st
         return precision, None
     if torch.device(device).type != "cpu" or not cpu_has_bf16():
         return "fp32", {"bf16_supported": False} if torch.device(device).type == "cpu" else None
-    times = {}
-    with torch.inference_mode():
-        for name in ("fp32", "bf16"):
-            best = float("inf")
-            for i in range(4):
-                started = time.perf_counter()
-                with _autocast(name, device):
-                    model.run_stages(x, 0, stop)
-                if i:  # the first pass warms up kernels and caches
-                    best = min(best, time.perf_counter() - started)
-            times[f"{name}_ms"] = round(1000 * best, 3)
+    from neuralab.system import best_ms
+
+    def forward(name: str) -> None:
+        with torch.inference_mode(), _autocast(name, device):
+            model.run_stages(x, 0, stop)
+
+    times = {f"{name}_ms": round(best_ms(lambda n=name: forward(n), repeats=1, rounds=3,
+                                         warmup=1), 3)
+             for name in ("fp32", "bf16")}
     chosen = "bf16" if times["bf16_ms"] <= 0.9 * times["fp32_ms"] else "fp32"
     return chosen, {"bf16_supported": True, **times}
 
